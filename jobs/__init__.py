@@ -1,0 +1,1 @@
+"""Spark jobs: landing -> bronze -> silver; run with `python -m lanhai.jobs <name>`."""

@@ -1,0 +1,1 @@
+"""Lanhai: the lakehouse of the blue-ocean operating plan."""

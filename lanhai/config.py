@@ -1,0 +1,108 @@
+"""Load a profile from conf/: every path, table name and setting comes from there."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONF_DIR = PROJECT_ROOT / "conf"
+DEFAULT_PROFILE = "local"
+
+
+class ConfigError(ValueError):
+    """A profile is missing, malformed or unsafe."""
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_profile(name: str) -> dict[str, Any]:
+    path = CONF_DIR / f"{name}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in CONF_DIR.glob("*.yaml")))
+        raise ConfigError(f"no profile {name!r}: {path} does not exist (profiles: {known})")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    parent = raw.pop("extends", None)
+    return _merge(_read_profile(parent), raw) if parent else raw
+
+
+@dataclass(frozen=True)
+class Config:
+    """A resolved profile: absolute paths, table names and settings."""
+
+    raw: dict[str, Any]
+    data_dir: Path
+    paths: dict[str, Path] = field(repr=False)
+
+    @property
+    def profile(self) -> str:
+        return self.raw["profile"]
+
+    @property
+    def is_demo(self) -> bool:
+        return bool(self.raw.get("demo", False))
+
+    def path(self, name: str) -> Path:
+        return self.paths[name]
+
+    @property
+    def landing(self) -> Path:
+        return self.paths["landing"]
+
+    @property
+    def lake(self) -> Path:
+        return self.paths["lake"]
+
+    def db(self, layer: str) -> str:
+        return self.raw["databases"][layer]
+
+    def table(self, layer: str, name: str) -> str:
+        return f"{self.db(layer)}.{name}"
+
+    @property
+    def spark(self) -> dict[str, Any]:
+        return self.raw["spark"]
+
+    @property
+    def catalog(self) -> dict[str, Any]:
+        return self.raw["catalog"]
+
+    @cached_property
+    def pii_key(self) -> bytes:
+        """Return the PII tokenisation key; refuse the demo key outside a demo profile."""
+        env = self.raw["pii"]["key_env"]
+        key = os.environ.get(env)
+        if key:
+            return key.encode()
+        if not self.is_demo:
+            raise ConfigError(
+                f"profile {self.profile!r} is not a demo profile: set {env} to the PII key"
+            )
+        return self.raw["pii"]["demo_key"].encode()
+
+
+def load_config(profile: str | None = None) -> Config:
+    """Load conf/<profile>.yaml (default: $LANHAI_PROFILE, else local)."""
+    name = profile or os.environ.get("LANHAI_PROFILE") or DEFAULT_PROFILE
+    raw = _read_profile(name)
+    data_dir = Path(os.environ.get("LANHAI_DATA_DIR") or raw.get("data_dir", "data"))
+    if not data_dir.is_absolute():
+        data_dir = PROJECT_ROOT / data_dir
+    paths = {
+        key: (p if (p := Path(value)).is_absolute() else data_dir / p)
+        for key, value in raw["paths"].items()
+    }
+    return Config(raw=raw, data_dir=data_dir.resolve(), paths=paths)

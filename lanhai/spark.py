@@ -1,0 +1,132 @@
+"""Build the one SparkSession of a process: Delta, the project's catalog, offline jars."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lanhai.config import PROJECT_ROOT, Config
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+JARS_DIR = PROJECT_ROOT / ".jars"
+_lock_handle = None  # the open lock file of this process, held until the process exits
+
+
+class CatalogBusyError(RuntimeError):
+    """Another process holds the embedded catalog for longer than the timeout."""
+
+
+def delta_jars() -> list[str]:
+    """Return the Delta jars fetched at set-up; fail clearly when set-up has not run."""
+    jars = sorted(str(p) for p in JARS_DIR.glob("*.jar"))
+    if not any("delta-spark" in j for j in jars):
+        raise FileNotFoundError(
+            f"no Delta jars in {JARS_DIR}: run `make jars` (set-up fetches them with Maven)"
+        )
+    return jars
+
+
+def acquire_catalog_lock(config: Config, timeout: float | None = None) -> None:
+    """Hold the embedded catalog for this process; wait (and say for whom) while it is busy.
+
+    Embedded Derby admits one JVM at a time: without this lock a second process fails after
+    Hive's retries with XSDB6, or wins a race. The lock is released when the process exits.
+    """
+    global _lock_handle
+    if _lock_handle is not None:
+        return
+    catalog_dir = config.path("catalog")
+    catalog_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = catalog_dir / ".lock"
+    handle = open(lock_path, "a+")  # noqa: SIM115 - kept open for the process's lifetime
+    limit = config.catalog.get("lock_timeout_seconds", 3600) if timeout is None else timeout
+    deadline = time.monotonic() + limit
+    told = False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            holder = Path(lock_path).read_text(encoding="utf-8").strip() or "another process"
+            if time.monotonic() > deadline:
+                handle.close()
+                raise CatalogBusyError(
+                    f"the catalog {catalog_dir} is held by {holder} for more than {limit:.0f} s; "
+                    "the embedded profile admits one Spark process at a time"
+                ) from None
+            if not told:
+                print(f"waiting for the catalog {catalog_dir}: held by {holder}", flush=True)
+                told = True
+            time.sleep(1.0)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} ({' '.join(os.sys.argv[:3])})\n")
+    handle.flush()
+    _lock_handle = handle
+
+
+def spark_conf(config: Config) -> dict[str, str]:
+    """Return the Spark settings of a profile (also used for dbt's server_side_parameters)."""
+    spark = config.spark
+    catalog_dir = config.path("catalog")
+    lake = config.lake
+    java_opts = " ".join(
+        [
+            spark.get("java_options", ""),
+            f"-Dderby.system.home={catalog_dir}",
+            f"-Duser.timezone={spark['timezone']}",
+        ]
+    ).strip()
+    conf = {
+        "spark.master": spark["master"],
+        "spark.app.name": spark.get("app_name", "lanhai"),
+        "spark.driver.memory": spark["driver_memory"],
+        "spark.driver.extraJavaOptions": java_opts,
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.jars": ",".join(delta_jars()),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.warehouse.dir": str(lake),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={catalog_dir / 'metastore_db'};create=true"
+        ),
+        "spark.sql.session.timeZone": spark["timezone"],
+        "spark.sql.shuffle.partitions": str(spark["shuffle_partitions"]),
+        "spark.ui.enabled": str(spark.get("ui", False)).lower(),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        # Few small files per table at local scale; avoids thousands of tiny Parquet files.
+        "spark.databricks.delta.optimizeWrite.enabled": "true",
+    }
+    conf.update({k: str(v) for k, v in spark.get("extra", {}).items()})
+    return conf
+
+
+def get_spark(config: Config) -> SparkSession:
+    """Return this process's SparkSession, creating it (and taking the catalog) once."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    if config.catalog["kind"] == "embedded":
+        acquire_catalog_lock(config)
+    config.lake.mkdir(parents=True, exist_ok=True)
+    builder = SparkSession.builder
+    for key, value in spark_conf(config).items():
+        builder = builder.config(key, value)
+    spark = builder.enableHiveSupport().getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    for layer in config.raw["databases"]:
+        spark.sql(f"create database if not exists {config.db(layer)}")
+    return spark
