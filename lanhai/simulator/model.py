@@ -27,7 +27,7 @@ SILVER_SMART_DEVICE_BOOST = 9.0
 # Share of repeat orders placed with a shop the customer bought from before.
 SHOP_LOYALTY = 0.5
 # Homogeneous categories (the same product sold by many shops): one SPU per this many orders.
-ORDERS_PER_HOMOGENEOUS_SPU = 650
+ORDERS_PER_HOMOGENEOUS_SPU = 800
 HOMOGENEOUS = ("3c_appliances", "beauty")
 
 

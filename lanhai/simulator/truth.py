@@ -165,9 +165,10 @@ def survival_truths(world: Clean) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def calibration_report(world: Clean) -> dict[str, float | None]:
+def calibration_report(world: Clean, weekly: pd.DataFrame | None = None
+                       ) -> dict[str, float | None]:
     """Return the plan baselines' KPIs averaged over the weeks where they are defined."""
-    wk = weekly_truths(world)
+    wk = weekly_truths(world) if weekly is None else weekly
     surv = survival_truths(world)
     late = wk.iloc[len(wk) // 3:]
     pooled = surv["survivors"].sum() / max(surv["merchants"].sum(), 1) if len(surv) else None
