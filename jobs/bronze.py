@@ -1,0 +1,246 @@
+"""Landing -> bronze: every landed file once, as landed, with lineage; PII tokenised on the way.
+
+Each entity is a Structured Streaming query over its landing folder with `availableNow` and a
+checkpoint, so a file is ingested exactly once and a late file is picked up by the next run.
+Bronze keeps every record as the source sent it (strings for text formats, Parquet's own
+types), including the ones that cannot be parsed, which carry `_parse_error` and a masked
+`_raw` copy so that silver can quarantine them with their file and line.
+
+Schema drift policy: CSV columns and JSON fields are read by name, never by position. Fields
+the contract does not know are kept in `_rescued_data` (a JSON object, PII patterns masked).
+A CSV row whose field count differs from its header is `malformed`. A Parquet file whose
+columns differ from the contract is quarantined whole (every row `malformed`).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lanhai.config import Config
+from lanhai.contracts import Contract, contracts
+from lanhai.pii import mask_col, token_col
+
+MAX_CSV_FIELDS = 64
+LINEAGE = ["_source_file", "_line", "_dt", "_batch_id", "_run_id", "_ingested_at"]
+# Landing order: reference data first, so that silver resolves references where it can.
+ENTITY_ORDER = ("categories", "warehouses", "fx_rates", "merchants", "users", "skus", "orders",
+                "refunds", "shipments", "inventory", "spend")
+
+
+def ordered_contracts(entities: list[str] | None = None) -> list[Contract]:
+    """Return the contracts in landing order, optionally only some entities."""
+    all_c = contracts()
+    names = [e for e in ENTITY_ORDER if e in all_c] + sorted(set(all_c) - set(ENTITY_ORDER))
+    if entities:
+        unknown = set(entities) - set(all_c)
+        if unknown:
+            raise ValueError(f"unknown entities {sorted(unknown)}; known: {names}")
+        names = [n for n in names if n in entities]
+    return [all_c[n] for n in names]
+
+
+# --- pure transforms -----------------------------------------------------------------------
+def split_lines(files: DataFrame) -> DataFrame:
+    """One row per file (`path`, `value`) -> one row per non-empty line with its line number."""
+    exploded = files.select("path", F.posexplode(F.split("value", "\n")).alias("pos", "line"))
+    return exploded.select(
+        "path",
+        (F.col("pos") + 1).alias("line_no"),
+        F.regexp_replace("line", "\r$", "").alias("line"),
+    ).where(F.col("line") != "")
+
+
+def _csv_fields(line: Column) -> Column:
+    """Return the fields of a CSV line as an array (quotes honoured) and their true count."""
+    generic = ", ".join(f"c{i} string" for i in range(MAX_CSV_FIELDS))
+    parsed = F.from_csv(line, generic, {"mode": "PERMISSIVE", "nullValue": "\u0000"})
+    values = F.array(*[parsed[f"c{i}"] for i in range(MAX_CSV_FIELDS)])
+    unquoted = F.regexp_replace(line, r'"([^"]|"")*"', "")
+    count = F.size(F.split(unquoted, ",", -1))
+    return F.struct(values.alias("values"), count.alias("n"))
+
+
+def parse_csv(lines: DataFrame) -> DataFrame:
+    """Lines of CSV files -> one row per data line with a name->value map (by the header)."""
+    with_fields = lines.withColumn("f", _csv_fields(F.col("line")))
+    headers = with_fields.where("line_no = 1").select(
+        "path", F.slice("f.values", 1, F.col("f.n")).alias("header"))
+    data = with_fields.where("line_no > 1").join(F.broadcast(headers), "path")
+    n_header = F.size("header")
+    values = F.transform(F.slice("f.values", 1, n_header),
+                         lambda v: F.when(v == "", None).otherwise(v))
+    ok = F.col("f.n") == n_header
+    return data.select(
+        "path", "line_no", "line",
+        F.when(ok, F.map_from_arrays("header", values)).alias("record"),
+        F.when(~ok, F.concat(F.lit("malformed: "), F.col("f.n").cast("string"),
+                             F.lit(" fields, header has "), n_header.cast("string")))
+        .alias("_parse_error"),
+    )
+
+
+def parse_jsonl(lines: DataFrame) -> DataFrame:
+    """Lines of JSON-lines files -> one row per line with a name->text map of its fields."""
+    record = F.from_json("line", "map<string,string>", {"mode": "PERMISSIVE"})
+    return lines.select(
+        "path", "line_no", "line", record.alias("record"),
+    ).withColumn("_parse_error", F.when(F.col("record").isNull(),
+                                        F.lit("malformed: not a JSON object")))
+
+
+def shape_records(parsed: DataFrame, c: Contract, pii_key: bytes) -> DataFrame:
+    """Map parsed records onto the contract's fields (as text), rescue unknown fields, tokenise
+    PII and keep a masked raw copy of unparseable lines."""
+    known = F.array(*[F.lit(n) for n in c.names])
+    extra = F.map_filter("record", lambda k, _v: ~F.array_contains(known, k))
+    cols = []
+    for f in c.fields:
+        value = F.col("record")[f.name]
+        if f.pii:
+            value = token_col(value, pii_key)
+        cols.append(value.alias(f.name))
+    return parsed.select(
+        *cols,
+        F.when(F.size(extra) > 0, mask_col(F.to_json(extra))).alias("_rescued_data"),
+        "_parse_error",
+        F.when(F.col("_parse_error").isNotNull(), mask_col(F.col("line"))).alias("_raw"),
+        "path", "line_no",
+    )
+
+
+def add_lineage(df: DataFrame, landing_uri: str, batch_id: int, run_id: str) -> DataFrame:
+    """Add the lineage columns: file (relative to landing), line, landing date, batch, time."""
+    rel = F.regexp_replace("path", "^" + landing_uri.rstrip("/") + "/", "")
+    return df.select(
+        *[c for c in df.columns if c not in ("path", "line_no")],
+        rel.alias("_source_file"),
+        F.col("line_no").cast("long").alias("_line"),
+        F.to_date(F.regexp_extract("path", r"/dt=(\d{4}-\d{2}-\d{2})/", 1)).alias("_dt"),
+        F.lit(batch_id).cast("long").alias("_batch_id"),
+        F.lit(run_id).alias("_run_id"),
+        F.current_timestamp().alias("_ingested_at"),
+    )
+
+
+# --- the job -------------------------------------------------------------------------------
+def parquet_schema(c: Contract) -> T.StructType:
+    return T.StructType([T.StructField(f.name, T._parse_datatype_string(f.type), True)
+                         for f in c.fields])
+
+
+def parquet_file_problems(paths: list[str], c: Contract) -> dict[str, str]:
+    """Return the Parquet files whose columns differ from the contract, with the reason."""
+    problems = {}
+    for uri in paths:
+        local = uri.removeprefix("file:")
+        names = pq.read_schema(local).names
+        missing = sorted(set(c.names) - set(names))
+        extra = sorted(set(names) - set(c.names))
+        if missing or extra:
+            problems[uri] = f"malformed: file schema differs (missing {missing}, extra {extra})"
+    return problems
+
+
+def _stream(spark: SparkSession, c: Contract, source: Path) -> DataFrame:
+    reader = spark.readStream.option("recursiveFileLookup", "true").option(
+        "pathGlobFilter", f"*.{ 'parquet' if c.format == 'parquet' else c.format}")
+    reader = reader.option("maxFilesPerTrigger", 1000)
+    if c.format == "parquet":
+        df = reader.schema(parquet_schema(c)).format("parquet").load(str(source))
+        return df.select("*", F.col("_metadata.file_path").alias("path"),
+                         (F.col("_metadata.row_index") + 1).alias("line_no"))
+    df = reader.format("text").option("wholetext", "true").load(str(source))
+    return df.select(F.col("_metadata.file_path").alias("path"), "value")
+
+
+def bronze_batch(batch: DataFrame, c: Contract, *, pii_key: bytes, landing_uri: str,
+                 batch_id: int, run_id: str) -> DataFrame:
+    """Turn one micro-batch of landed files into bronze rows."""
+    if c.format == "parquet":
+        paths = [r.path for r in batch.select("path").distinct().collect()]
+        problems = parquet_file_problems(paths, c)
+        bad = F.create_map(*[x for kv in problems.items() for x in map(F.lit, kv)]) if problems \
+            else None
+        cols = [token_col(F.col(f.name).cast("string"), pii_key).alias(f.name) if f.pii
+                else F.col(f.name) for f in c.fields]
+        df = batch.select(
+            *cols, F.lit(None).cast("string").alias("_rescued_data"),
+            (bad[F.col("path")] if bad is not None else F.lit(None).cast("string")).alias(
+                "_parse_error"),
+            F.lit(None).cast("string").alias("_raw"), "path", "line_no")
+        df = df.withColumn("_raw", F.when(F.col("_parse_error").isNotNull(), mask_col(
+            F.to_json(F.struct(*c.names)))))
+    else:
+        lines = split_lines(batch)
+        parsed = parse_csv(lines) if c.format == "csv" else parse_jsonl(lines)
+        df = shape_records(parsed, c, pii_key)
+    return add_lineage(df, landing_uri, batch_id, run_id)
+
+
+def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
+        run_id: str | None = None,
+        on_batch: Callable[[str, int, int, int], None] | None = None) -> list[dict]:
+    """Ingest every new landed file of each entity into bronze; return per-entity counts."""
+    run_id = run_id or uuid.uuid4().hex[:12]
+    landing = config.landing
+    landing_uri = "file:" + str(landing.resolve())
+    results = []
+    for c in ordered_contracts(entities):
+        source = landing / c.landing_subdir
+        table = config.table("bronze", c.entity)
+        if not source.exists():
+            results.append({"entity": c.entity, "files": 0, "rows": 0, "skipped": "no landing"})
+            continue
+        checkpoint = config.path("checkpoints") / "bronze" / c.entity
+        stats = {"entity": c.entity, "files": 0, "rows": 0, "malformed": 0}
+        app_id = _app_id(checkpoint, f"bronze-{c.entity}")
+
+        def process(batch: DataFrame, batch_id: int, c=c, table=table, stats=stats,
+                    app_id=app_id) -> None:
+            out = bronze_batch(batch, c, pii_key=config.pii_key, landing_uri=landing_uri,
+                               batch_id=batch_id, run_id=run_id).persist()
+            counts = out.agg(F.count(F.lit(1)).alias("rows"),
+                             F.count("_parse_error").alias("malformed"),
+                             F.countDistinct("_source_file").alias("files")).first()
+            (out.write.format("delta").mode("append")
+             .option("txnAppId", app_id()).option("txnVersion", batch_id)
+             .saveAsTable(table))
+            out.unpersist()
+            n_files = counts["files"]
+            stats["files"] += n_files
+            stats["rows"] += counts["rows"]
+            stats["malformed"] += counts["malformed"]
+            if on_batch:
+                on_batch(c.entity, batch_id, n_files, counts["rows"])
+
+        query = (_stream(spark, c, source).writeStream
+                 .queryName(f"bronze_{c.entity}")
+                 .option("checkpointLocation", str(checkpoint))
+                 .trigger(availableNow=True)
+                 .foreachBatch(process)
+                 .start())
+        query.awaitTermination()
+        results.append(stats)
+    return results
+
+
+def _app_id(checkpoint: Path, prefix: str) -> Callable[[], str]:
+    """Return the idempotent-write id of a query: its prefix and the checkpoint's query id.
+
+    Delta skips a (txnAppId, txnVersion) it has seen, so a retried micro-batch is written
+    once; tying the id to the checkpoint means a reset checkpoint starts a new sequence.
+    """
+
+    def app_id() -> str:
+        meta = json.loads((checkpoint / "metadata").read_text(encoding="utf-8"))
+        return f"{prefix}-{meta['id']}"
+
+    return app_id
