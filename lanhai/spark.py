@@ -80,6 +80,7 @@ def spark_conf(config: Config) -> dict[str, str]:
             spark.get("java_options", ""),
             f"-Dderby.system.home={catalog_dir}",
             f"-Duser.timezone={spark['timezone']}",
+            f"-Dlog4j2.configurationFile={PROJECT_ROOT / 'conf' / 'log4j2.properties'}",
         ]
     ).strip()
     conf = {
@@ -114,6 +115,9 @@ def get_spark(config: Config) -> SparkSession:
     """Return this process's SparkSession, creating it (and taking the catalog) once."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
+    # Python turns Spark timestamps into local datetimes: keep its clock on the lake's zone.
+    os.environ["TZ"] = config.spark["timezone"]
+    time.tzset()
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()

@@ -1,0 +1,54 @@
+# Lanhai: `make demo` sets everything up from nothing and runs the main job; `make test` tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+export UV_COMPILE_BYTECODE := 1
+export SPARK_LOCAL_IP := 127.0.0.1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export DO_NOT_TRACK := 1
+
+.PHONY: setup system venv jars demo test lint unit integration bench lock clean
+
+setup: system venv jars  ## everything a new machine needs
+
+system:  ## Debian packages the project needs (Java, Maven; fonts and Chromium come later)
+	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then \
+	  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven; fi
+
+$(UV):
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q uv==0.13.8
+
+venv: $(UV)  ## the virtual environment, exactly as requirements.lock says
+	$(UV) pip sync --python $(BIN)/python requirements.lock
+	$(UV) pip install --python $(BIN)/python --no-deps -e .
+
+jars: .jars/.done  ## Delta's jars, fetched once with Maven so Spark starts offline
+.jars/.done: jars/pom.xml
+	mvn -q -B -f jars/pom.xml dependency:copy-dependencies -DexcludeTransitive=true \
+	  -DoutputDirectory=$(CURDIR)/.jars
+	touch $@
+
+demo: setup  ## simulate the sources (once), ingest bronze and silver, print a summary
+	$(BIN)/lanhai demo
+
+lint:  ## ruff for Python
+	$(BIN)/ruff check lanhai jobs dags tests bench
+
+unit:
+	$(BIN)/pytest -m "not integration" -q
+
+test: setup lint  ## lint, then every test
+	$(BIN)/pytest -q
+
+bench: setup  ## simulator and ingest rows/s at small and medium
+	$(BIN)/python bench/run.py
+
+lock:  ## re-resolve requirements.lock from setup.cfg
+	$(UV) pip compile setup.cfg --extra dev -o requirements.lock --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28
+
+clean:  ## delete everything the project wrote (data/, .venv, .jars)
+	rm -rf data .venv .jars

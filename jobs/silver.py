@@ -1,0 +1,390 @@
+"""Bronze -> silver: typed by the contract, bad rows quarantined with their rule, deduplicated
+to the latest version per business key, MERGEd into Delta, and conformed to CNY.
+
+Each entity streams its bronze table's new rows (`availableNow`, checkpointed). Per micro-batch:
+1. rules, in contract order: malformed, missing_required, type_mismatch, unknown_enum,
+   out_of_range; a failing row goes to `quarantine.records` with the rule, field, file, line,
+   key and its masked raw text;
+2. versions: of the rows with one key, the greatest `version` wins; a repeat of a (key,
+   version) already seen (earlier file or line, or already in silver) is a duplicate; an older
+   version is superseded;
+3. MERGE on the key (only newer versions update);
+4. references that are not there yet are flagged in `audit.late_references`, not quarantined;
+5. the row accounting goes to `audit.ingest_runs`: landed = inserted + updated + superseded +
+   duplicates + quarantined, where inserted and updated are Delta's own MERGE metrics.
+
+Orders also give `order_items` (from the order's items) and carry the FX rate of their paid
+date (the latest rate on or before it, CNY per unit), so that line GMV is in CNY in silver.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+from delta.tables import DeltaTable
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from lanhai.config import Config
+from lanhai.contracts import Contract, Field
+from lanhai.jobs.bronze import _app_id, ordered_contracts
+from lanhai.pii import mask_col
+
+LINEAGE = ["_source_file", "_line", "_rescued_data"]
+AUDIT_COLUMNS = ("run_id string, layer string, entity string, batch_id long, started_at "
+                 "timestamp, finished_at timestamp, files long, landed long, inserted long, "
+                 "updated long, superseded long, duplicates long, quarantined long, "
+                 "late_references long")
+QUARANTINE_COLUMNS = ("entity string, rule string, field string, source_file string, line long, "
+                      "record_key string, raw string, bronze_batch_id long, run_id string, "
+                      "quarantined_at timestamp")
+LATE_REF_COLUMNS = ("entity string, record_key string, reference string, value string, "
+                    "run_id string, flagged_at timestamp")
+
+
+# --- pure transforms -----------------------------------------------------------------------
+def _text(col: Column) -> Column:
+    return col.cast("string")
+
+
+def _blank(col: Column) -> Column:
+    return col.isNull() | (F.trim(_text(col)) == "")
+
+
+def _cast(col: Column, type_: str) -> Column:
+    return col.try_cast(type_) if type_ != "string" else col
+
+
+def _items_schema(c: Contract) -> str:
+    return "array<struct<" + ", ".join(f"{f.name}: string" for f in c.item_fields) + ">>"
+
+
+def _field_checks(f: Field, col: Column, prefix: str = "") -> dict[str, Column]:
+    """Return rule -> condition for one scalar field (True = the rule is broken)."""
+    checks = {}
+    if f.required:
+        checks["missing_required"] = _blank(col)
+    if f.type != "string":
+        checks["type_mismatch"] = ~_blank(col) & _cast(col, f.type).isNull()
+    if f.enum:
+        checks["unknown_enum"] = ~_blank(col) & ~_text(col).isin(list(f.enum))
+    typed = _cast(col, f.type)
+    if f.min is not None:
+        checks["out_of_range"] = typed < F.lit(f.min)
+    if f.max is not None:
+        rng = typed > F.lit(f.max)
+        checks["out_of_range"] = checks["out_of_range"] | rng if "out_of_range" in checks else rng
+    return checks
+
+
+def check_rules(df: DataFrame, c: Contract) -> DataFrame:
+    """Add `_rule` and `_rule_field`: the first rule a row breaks, in the contract's order."""
+    by_rule: dict[str, list[tuple[str, Column]]] = {r: [] for r in (
+        "malformed", "missing_required", "type_mismatch", "unknown_enum", "out_of_range")}
+    by_rule["malformed"].append(("", F.col("_parse_error").isNotNull()))
+    nested = c.nested
+    if nested is not None:
+        parsed = F.from_json(F.col(nested.name), _items_schema(c))
+        df = df.withColumn("_items_text", parsed)
+    for f in c.fields:
+        if f.is_nested:
+            items = F.col("_items_text")
+            by_rule["missing_required"].append(
+                (f.name, _blank(F.col(f.name)) | (F.size(items) < 1)))
+            for rule in ("missing_required", "type_mismatch", "unknown_enum", "out_of_range"):
+                cond = F.exists(items, _item_rule(c.item_fields, rule))
+                if rule == "type_mismatch":
+                    cond = cond | (~_blank(F.col(f.name)) & items.isNull())
+                by_rule[rule].append((f.name, F.coalesce(cond, F.lit(False))))
+            continue
+        for rule, cond in _field_checks(f, F.col(f.name)).items():
+            by_rule[rule].append((f.name, F.coalesce(cond, F.lit(False))))
+    first = F.coalesce(*[
+        F.when(cond, F.struct(F.lit(rule).alias("rule"), F.lit(name or None).cast("string")
+                              .alias("field")))
+        for rule, items in by_rule.items() for name, cond in items
+    ])
+    return df.withColumn("_r", first).select(
+        "*", F.col("_r.rule").alias("_rule"), F.col("_r.field").alias("_rule_field")
+    ).drop("_r")
+
+
+def _item_rule(fields: tuple[Field, ...], rule: str) -> Callable[[Column], Column]:
+    """Return a one-argument lambda for `exists`: does an item break `rule`?"""
+
+    def broken(item: Column) -> Column:
+        conds = [_field_checks(f, item[f.name]).get(rule) for f in fields]
+        conds = [x for x in conds if x is not None]
+        return _any(conds) if conds else F.lit(False)
+
+    return broken
+
+
+def _any(conds: list[Column]) -> Column:
+    out = conds[0]
+    for cnd in conds[1:]:
+        out = out | cnd
+    return out
+
+
+def typed(df: DataFrame, c: Contract) -> DataFrame:
+    """Cast every contract field to its type (rows that break no rule cast cleanly)."""
+    cols = []
+    for f in c.fields:
+        if f.is_nested:
+            continue
+        cols.append(_cast(F.col(f.name), f.type).alias(f.name))
+    extra = ["_items_text"] if c.nested is not None else []
+    return df.select(*cols, *extra, *LINEAGE, "_batch_id", "_run_id")
+
+
+def classify_versions(df: DataFrame, c: Contract) -> DataFrame:
+    """Add `_outcome`: `winner` (latest version of its key in the batch), `duplicate` (a repeat
+    of a key and version already seen at an earlier file or line) or `superseded`."""
+    key = list(c.key)
+    first_seen = Window.partitionBy(*key, c.version).orderBy("_source_file", "_line")
+    per_key = Window.partitionBy(*key)
+    return (
+        df.withColumn("_copy", F.row_number().over(first_seen))
+        .withColumn("_latest", F.max(c.version).over(per_key))
+        .withColumn("_outcome", F.when(F.col("_copy") > 1, "duplicate")
+                    .when(F.col(c.version) < F.col("_latest"), "superseded")
+                    .otherwise("winner"))
+        .drop("_copy", "_latest")
+    )
+
+
+def against_target(winners: DataFrame, target: DataFrame, c: Contract) -> DataFrame:
+    """Set `_outcome` of batch winners against silver: insert, update, duplicate, superseded."""
+    t = target.select(*c.key, F.col(c.version).alias("_target_version"))
+    return winners.join(t, list(c.key), "left").withColumn(
+        "_outcome",
+        F.when(F.col("_target_version").isNull(), "insert")
+        .when(F.col(c.version) > F.col("_target_version"), "update")
+        .when(F.col(c.version) == F.col("_target_version"), "duplicate")
+        .otherwise("superseded"),
+    ).drop("_target_version")
+
+
+def fx_daily(rates: DataFrame, until: Column | str) -> DataFrame:
+    """Return one rate per currency and calendar day: the latest published on or before it."""
+    bounds = rates.groupBy("currency").agg(F.min("rate_date").alias("lo"),
+                                           F.max("rate_date").alias("hi"))
+    days = bounds.select("currency", F.explode(F.sequence(
+        "lo", F.greatest("hi", F.lit(until).cast("date")))).alias("fx_date"))
+    joined = days.join(rates.withColumnRenamed("rate_date", "fx_date"), ["currency", "fx_date"],
+                       "left").withColumn("rate_date", F.when(F.col("cny_per_unit").isNotNull(),
+                                                              F.col("fx_date")))
+    w = Window.partitionBy("currency").orderBy("fx_date").rowsBetween(
+        Window.unboundedPreceding, 0)
+    return joined.select(
+        "currency", "fx_date",
+        F.last("cny_per_unit", ignorenulls=True).over(w).alias("fx_rate_to_cny"),
+        F.last("rate_date", ignorenulls=True).over(w).alias("fx_rate_date"),
+    )
+
+
+def conform_orders(orders: DataFrame, fx: DataFrame) -> DataFrame:
+    """Add the order's FX rate: CNY per unit on its paid date (created date while unpaid)."""
+    day = F.to_date(F.coalesce("paid_at", "created_at"))
+    return orders.withColumn("fx_date", day).join(
+        F.broadcast(fx), ["currency", "fx_date"], "left"
+    ).withColumn(
+        "fx_rate_to_cny", F.when(F.col("currency") == "CNY", F.lit(1).cast("decimal(18,6)"))
+        .otherwise(F.col("fx_rate_to_cny").cast("decimal(18,6)"))
+    ).withColumn(
+        "fx_rate_date", F.when(F.col("currency") == "CNY", F.col("fx_date"))
+        .otherwise(F.col("fx_rate_date"))
+    ).drop("fx_date")
+
+
+def order_items(orders: DataFrame, c: Contract) -> DataFrame:
+    """Explode each order's items, typed, with line amounts in the order's currency and CNY.
+
+    line GMV = round((qty x unit_price - discount) x rate, 2), half-up (Spark's decimal round).
+    """
+    item = F.explode("_items_text").alias("it")
+    rows = orders.select("order_id", "currency", "fx_rate_to_cny", "updated_at",
+                         "_source_file", "_line", item)
+    cols = [_cast(F.col("it")[f.name], f.type).alias(f.name) for f in c.item_fields]
+    out = rows.select("order_id", *cols, "currency", "fx_rate_to_cny",
+                      F.col("updated_at").alias("order_updated_at"), "_source_file", "_line")
+    amount = (F.col("qty") * F.col("unit_price") - F.col("discount")).cast("decimal(18,2)")
+    return out.withColumn("line_amount", amount).withColumn(
+        "line_gmv_cny", F.round(amount * F.col("fx_rate_to_cny"), 2).cast("decimal(18,2)"))
+
+
+def quarantine_rows(bad: DataFrame, c: Contract) -> DataFrame:
+    """Shape rule-breaking rows for the quarantine table (raw text masked)."""
+    raw = F.coalesce(F.col("_raw"), F.to_json(F.struct(*[F.col(n) for n in c.names])))
+    key = F.to_json(F.struct(*[F.col(k).cast("string") for k in c.key]))
+    return bad.select(
+        F.lit(c.entity).alias("entity"), F.col("_rule").alias("rule"),
+        F.col("_rule_field").alias("field"), F.col("_source_file").alias("source_file"),
+        F.col("_line").alias("line"), key.alias("record_key"), mask_col(raw).alias("raw"),
+        F.col("_batch_id").alias("bronze_batch_id"),
+    )
+
+
+# --- the job -------------------------------------------------------------------------------
+def _ensure_table(spark: SparkSession, name: str, ddl: str) -> None:
+    spark.sql(f"create table if not exists {name} ({ddl}) using delta")
+
+
+def _silver_ddl(df: DataFrame) -> str:
+    return ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in df.schema.fields)
+
+
+def _merge(spark: SparkSession, table: str, source: DataFrame, c: Contract,
+           keys: list[str], version: str) -> dict[str, int]:
+    """MERGE newer versions into a silver table; return Delta's own insert/update metrics."""
+    if not spark.catalog.tableExists(table):
+        _ensure_table(spark, table, _silver_ddl(source))
+    target = DeltaTable.forName(spark, table)
+    cond = " and ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+    (target.alias("t").merge(source.alias("s"), cond)
+     .whenMatchedUpdateAll(condition=f"s.`{version}` > t.`{version}`")
+     .whenNotMatchedInsertAll()
+     .execute())
+    last = target.history(1).select("operation", "operationMetrics").first()
+    metrics = last["operationMetrics"] if last["operation"] == "MERGE" else {}
+    return {"inserted": int(metrics.get("numTargetRowsInserted", 0)),
+            "updated": int(metrics.get("numTargetRowsUpdated", 0))}
+
+
+def _references(c: Contract) -> list[tuple[str, str, str]]:
+    out = []
+    for f in c.fields:
+        if f.references and not f.is_nested:
+            entity, field = f.references.split(".")
+            out.append((f.name, entity, field))
+    return out
+
+
+def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
+        run_id: str | None = None,
+        on_batch: Callable[[str, int, dict], None] | None = None) -> list[dict]:
+    """Process every new bronze row of each entity into silver; return per-entity accounting."""
+    run_id = run_id or uuid.uuid4().hex[:12]
+    audit = config.table("audit", "ingest_runs")
+    quarantine = config.table("quarantine", "records")
+    late_refs = config.table("audit", "late_references")
+    _ensure_table(spark, audit, AUDIT_COLUMNS)
+    _ensure_table(spark, quarantine, QUARANTINE_COLUMNS)
+    _ensure_table(spark, late_refs, LATE_REF_COLUMNS)
+    results = []
+    for c in ordered_contracts(entities):
+        bronze = config.table("bronze", c.entity)
+        if not spark.catalog.tableExists(bronze):
+            results.append({"entity": c.entity, "landed": 0, "skipped": "no bronze table"})
+            continue
+        checkpoint = config.path("checkpoints") / "silver" / c.entity
+        app_id = _app_id(checkpoint, f"silver-{c.entity}")
+        totals = {k: 0 for k in ("landed", "inserted", "updated", "superseded", "duplicates",
+                                 "quarantined", "late_references")}
+
+        def process(batch: DataFrame, batch_id: int, c=c, totals=totals, app_id=app_id) -> None:
+            started = time.time()
+            stats = _process_batch(spark, config, c, batch, batch_id, run_id, app_id())
+            for k in totals:
+                totals[k] += stats[k]
+            audit_row = spark.createDataFrame([(
+                run_id, "silver", c.entity, batch_id, None, None, stats["files"],
+                stats["landed"], stats["inserted"], stats["updated"], stats["superseded"],
+                stats["duplicates"], stats["quarantined"], stats["late_references"],
+            )], AUDIT_COLUMNS).withColumn("started_at", F.lit(started).cast("timestamp")) \
+                .withColumn("finished_at", F.current_timestamp())
+            (audit_row.write.format("delta").mode("append")
+             .option("txnAppId", app_id() + "-audit").option("txnVersion", batch_id)
+             .saveAsTable(audit))
+            if on_batch:
+                on_batch(c.entity, batch_id, stats)
+
+        query = (spark.readStream.format("delta").option("maxFilesPerTrigger", 200)
+                 .table(bronze).writeStream
+                 .queryName(f"silver_{c.entity}")
+                 .option("checkpointLocation", str(checkpoint))
+                 .trigger(availableNow=True)
+                 .foreachBatch(process)
+                 .start())
+        query.awaitTermination()
+        results.append({"entity": c.entity, **totals})
+    return results
+
+
+def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: DataFrame,
+                   batch_id: int, run_id: str, app_id: str) -> dict[str, int]:
+    checked = check_rules(batch, c).persist()
+    stats = {"landed": 0, "files": 0}
+    first = checked.agg(F.count(F.lit(1)).alias("n"),
+                        F.countDistinct("_source_file").alias("files")).first()
+    stats["landed"], stats["files"] = first["n"], first["files"]
+
+    bad = quarantine_rows(checked.where(F.col("_rule").isNotNull()), c).withColumns(
+        {"run_id": F.lit(run_id), "quarantined_at": F.current_timestamp()})
+    bad = bad.persist()
+    stats["quarantined"] = bad.count()
+    if stats["quarantined"]:
+        (bad.write.format("delta").mode("append").option("txnAppId", app_id + "-quarantine")
+         .option("txnVersion", batch_id).saveAsTable(config.table("quarantine", "records")))
+    bad.unpersist()
+
+    good = classify_versions(typed(checked.where(F.col("_rule").isNull()), c), c)
+    table = config.table("silver", c.entity)
+    target = spark.table(table) if spark.catalog.tableExists(table) else None
+    winners = good.where("_outcome = 'winner'")
+    if target is not None:
+        winners = against_target(winners, target, c)
+    else:
+        winners = winners.withColumn("_outcome", F.lit("insert"))
+    winners = winners.persist()
+    counts = {r["_outcome"]: r["count"] for r in good.groupBy("_outcome").count().collect()}
+    w_counts = {r["_outcome"]: r["count"] for r in winners.groupBy("_outcome").count().collect()}
+    stats["duplicates"] = counts.get("duplicate", 0) + w_counts.get("duplicate", 0)
+    stats["superseded"] = counts.get("superseded", 0) + w_counts.get("superseded", 0)
+
+    to_write = winners.where("_outcome in ('insert', 'update')").drop("_outcome").withColumn(
+        "_silver_loaded_at", F.current_timestamp())
+    if c.entity == "orders":
+        fx_table = config.table("silver", "fx_rates")
+        if spark.catalog.tableExists(fx_table):
+            fx = fx_daily(spark.table(fx_table), F.current_date())
+        else:
+            fx = spark.createDataFrame([], "currency string, fx_date date, "
+                                           "fx_rate_to_cny decimal(18,6), fx_rate_date date")
+        to_write = conform_orders(to_write, fx).persist()
+        items = order_items(to_write, c).withColumn("_silver_loaded_at", F.current_timestamp())
+        _merge(spark, config.table("silver", "order_items"), items, c, ["order_id", "line_no"],
+               "order_updated_at")
+        to_write = to_write.drop("_items_text")
+    merged = _merge(spark, table, to_write, c, list(c.key), c.version)
+    stats.update(merged)
+
+    stats["late_references"] = 0
+    for name, entity, field in _references(c):
+        ref_table = config.table("silver", entity)
+        written = to_write.select(F.to_json(F.struct(*[F.col(k).cast("string") for k in c.key]))
+                                  .alias("record_key"), F.col(name).alias("value"))
+        if spark.catalog.tableExists(ref_table):
+            known = spark.table(ref_table).select(F.col(field).alias("value"))
+            missing = written.join(known, "value", "left_anti")
+        else:
+            missing = written
+        missing = missing.select(F.lit(c.entity).alias("entity"), "record_key",
+                                 F.lit(f"{entity}.{field}").alias("reference"), "value",
+                                 F.lit(run_id).alias("run_id"),
+                                 F.current_timestamp().alias("flagged_at")).persist()
+        n = missing.count()
+        if n:
+            (missing.write.format("delta").mode("append")
+             .option("txnAppId", f"{app_id}-refs-{name}").option("txnVersion", batch_id)
+             .saveAsTable(config.table("audit", "late_references")))
+        missing.unpersist()
+        stats["late_references"] += n
+    winners.unpersist()
+    checked.unpersist()
+    if c.entity == "orders":
+        to_write.unpersist()
+    return stats

@@ -1,0 +1,149 @@
+"""The small lake, built once (tests/conftest.py): accounting, quarantine, duplicates, drift,
+idempotence, late files and PII, each checked against the simulator's manifest."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import Counter
+
+import pytest
+from pyspark.sql import functions as F
+
+from lanhai.contracts import contracts
+
+pytestmark = pytest.mark.integration
+
+
+def _silver_audit(spark, config):
+    cols = ("landed", "inserted", "updated", "superseded", "duplicates", "quarantined")
+    sums = ", ".join(f"sum({c}) as {c}" for c in cols)
+    return {r.entity: r.asDict() for r in spark.sql(
+        f"select entity, {sums} from {config.table('audit', 'ingest_runs')} "
+        "where layer = 'silver' group by entity").collect()}
+
+
+def test_row_accounting_holds_for_every_table(small_lake, spark, config):
+    audit = _silver_audit(spark, config)
+    assert set(audit) == set(contracts())
+    for entity, a in audit.items():
+        bronze_rows = spark.table(config.table("bronze", entity)).count()
+        silver_rows = spark.table(config.table("silver", entity)).count()
+        assert a["landed"] == bronze_rows, entity
+        assert a["landed"] == (a["inserted"] + a["updated"] + a["superseded"]
+                               + a["duplicates"] + a["quarantined"]), entity
+        assert a["inserted"] == silver_rows, entity
+
+
+def test_bronze_holds_every_landed_record(small_lake, spark, config):
+    manifest = small_lake["manifest"]
+    for entity, n in manifest["records"].items():
+        assert spark.table(config.table("bronze", entity)).count() == n, entity
+
+
+def test_quarantine_is_exactly_the_injected_defects(small_lake, spark, config):
+    expected = Counter((d["entity"], d["file"], d["line"], d["rule"])
+                       for d in small_lake["manifest"]["defects"])
+    got = Counter(tuple(r) for r in spark.table(config.table("quarantine", "records")).select(
+        "entity", "source_file", "line", "rule").collect())
+    assert got == expected
+    assert len(expected) > 50
+
+
+def test_quarantine_rows_name_field_and_key_and_hold_no_pii(small_lake, spark, config):
+    by_place = {(d["file"], d["line"]): d for d in small_lake["manifest"]["defects"]}
+    for r in spark.table(config.table("quarantine", "records")).collect():
+        d = by_place[(r.source_file, r.line)]
+        assert r.field == d["field"]
+        if d["rule"] != "malformed":
+            assert json.loads(r.record_key) == d["key"]
+        assert not re.search(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])", r.raw)
+
+
+def test_duplicates_dropped_are_the_listed_ones(small_lake, spark, config):
+    manifest = small_lake["manifest"]
+    audit = _silver_audit(spark, config)
+    listed = Counter(d["entity"] for d in manifest["duplicates"])
+    for entity in contracts():
+        assert audit[entity]["duplicates"] == listed.get(entity, 0), entity
+    # and the (key, version) pairs that repeat in bronze are exactly the listed ones
+    for entity, c in contracts().items():
+        if entity not in listed:
+            continue
+        bronze = spark.table(config.table("bronze", entity)).where("_parse_error is null")
+        keys = [F.col(k).cast("string") for k in c.key]
+        repeated = bronze.groupBy(*keys, F.col(c.version).cast("string").alias("v")).count() \
+            .where("count > 1").collect()
+        got = {(tuple(r[:len(c.key)]), r["v"]) for r in repeated}
+        want = {(tuple(d["key"][k] for k in c.key), d["version"])
+                for d in manifest["duplicates"] if d["entity"] == entity}
+        assert got == want, entity
+
+
+def test_schema_drift_file_is_read_by_name_and_extra_column_kept(small_lake, spark, config):
+    drift = small_lake["manifest"]["schema_drift"][0]
+    path = config.landing / drift["file"]
+    with path.open(encoding="utf-8") as fh:
+        landed = list(csv.DictReader(fh))
+    bronze = {r.user_id: r for r in spark.table(config.table("bronze", "users"))
+              .where(F.col("_source_file") == drift["file"]).collect()}
+    assert len(bronze) == len(landed)
+    for rec in landed:
+        row = bronze[rec["user_id"]]
+        assert row.birth_year == rec["birth_year"] and row.city == rec["city"]
+        assert row.updated_at == rec["updated_at"]
+        rescued = json.loads(row._rescued_data)
+        assert set(rescued) == {"wechat_id"}
+    silver = spark.table(config.table("silver", "users"))
+    assert silver.where(F.col("_source_file") == drift["file"]).count() > 0
+    assert spark.table(config.table("quarantine", "records")).where(
+        F.col("source_file") == drift["file"]).count() == 0
+
+
+def test_second_run_changes_nothing(small_lake):
+    first, second = small_lake["snapshots"][0], small_lake["snapshots"][1]
+    assert first == second
+    silver = small_lake["runs"][1]["silver"]
+    assert all(r.get("landed", 0) == 0 for r in silver)
+
+
+def test_late_files_are_picked_up_by_the_next_run(small_lake, spark, config):
+    late = small_lake["manifest"]["late_files"]
+    assert late
+    before, after = small_lake["snapshots"][1], small_lake["snapshots"][2]
+    for f in late:
+        bronze = config.table("bronze", f["entity"])
+        assert spark.table(bronze).where(F.col("_source_file") == f["file"]).count() > 0
+        assert after[bronze]["rows"] > before[bronze]["rows"]
+
+
+def test_no_raw_pii_anywhere_in_the_lake(small_lake, spark, config):
+    phones, ids = set(), set()
+    for path in (config.landing / "user" / "users").rglob("*.csv"):
+        with path.open(encoding="utf-8") as fh:
+            for rec in csv.DictReader(fh):
+                phones.add(rec.get("phone"))
+                ids.add(rec.get("id_card_no"))
+    secrets = {s for s in phones | ids if s}
+    assert len(secrets) > 1000
+    pattern = re.compile(r"(?<![0-9A-Za-z])(1[3-9]\d{9}|[1-9]\d{16}[\dXx])(?![0-9A-Za-z])")
+    for layer in config.raw["databases"]:
+        for t in spark.catalog.listTables(config.db(layer)):
+            df = spark.table(f"{config.db(layer)}.{t.name}")
+            strings = [f.name for f in df.schema.fields if f.dataType.simpleString() == "string"]
+            if not strings:
+                continue
+            for row in df.select(*strings).collect():
+                for value in row:
+                    if value:
+                        assert value not in secrets, (t.name, value)
+                        assert not pattern.search(value), (t.name, value)
+
+
+def test_flagged_late_users_are_kept_not_quarantined(small_lake, spark, config):
+    late_users = {r["key"] for r in small_lake["manifest"]["late_references"]}
+    assert late_users
+    orders = spark.table(config.table("silver", "orders")).where(
+        F.col("user_id").isin(list(late_users))).count()
+    assert orders > 0
