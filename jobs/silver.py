@@ -122,6 +122,11 @@ def _item_rule(fields: tuple[Field, ...], rule: str) -> Callable[[Column], Colum
     return broken
 
 
+def _key_json(c: Contract) -> Column:
+    """Return the record's business key as a JSON object of strings."""
+    return F.to_json(F.struct(*[F.col(k).cast("string").alias(k) for k in c.key]))
+
+
 def _any(conds: list[Column]) -> Column:
     out = conds[0]
     for cnd in conds[1:]:
@@ -219,7 +224,7 @@ def order_items(orders: DataFrame, c: Contract) -> DataFrame:
 def quarantine_rows(bad: DataFrame, c: Contract) -> DataFrame:
     """Shape rule-breaking rows for the quarantine table (raw text masked)."""
     raw = F.coalesce(F.col("_raw"), F.to_json(F.struct(*[F.col(n) for n in c.names])))
-    key = F.to_json(F.struct(*[F.col(k).cast("string") for k in c.key]))
+    key = _key_json(c)
     return bad.select(
         F.lit(c.entity).alias("entity"), F.col("_rule").alias("rule"),
         F.col("_rule_field").alias("field"), F.col("_source_file").alias("source_file"),
@@ -237,8 +242,8 @@ def _silver_ddl(df: DataFrame) -> str:
     return ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in df.schema.fields)
 
 
-def _merge(spark: SparkSession, table: str, source: DataFrame, c: Contract,
-           keys: list[str], version: str) -> dict[str, int]:
+def _merge(spark: SparkSession, table: str, source: DataFrame, keys: list[str],
+           version: str) -> dict[str, int]:
     """MERGE newer versions into a silver table; return Delta's own insert/update metrics."""
     if not spark.catalog.tableExists(table):
         _ensure_table(spark, table, _silver_ddl(source))
@@ -316,75 +321,96 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
 
 def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: DataFrame,
                    batch_id: int, run_id: str, app_id: str) -> dict[str, int]:
-    checked = check_rules(batch, c).persist()
-    stats = {"landed": 0, "files": 0}
-    first = checked.agg(F.count(F.lit(1)).alias("n"),
-                        F.countDistinct("_source_file").alias("files")).first()
-    stats["landed"], stats["files"] = first["n"], first["files"]
-
-    bad = quarantine_rows(checked.where(F.col("_rule").isNotNull()), c).withColumns(
-        {"run_id": F.lit(run_id), "quarantined_at": F.current_timestamp()})
-    bad = bad.persist()
-    stats["quarantined"] = bad.count()
-    if stats["quarantined"]:
-        (bad.write.format("delta").mode("append").option("txnAppId", app_id + "-quarantine")
-         .option("txnVersion", batch_id).saveAsTable(config.table("quarantine", "records")))
-    bad.unpersist()
-
-    good = classify_versions(typed(checked.where(F.col("_rule").isNull()), c), c)
+    """Classify every row of a micro-batch once, count all outcomes in one pass, then write."""
     table = config.table("silver", c.entity)
     target = spark.table(table) if spark.catalog.tableExists(table) else None
+    checked = check_rules(batch, c).persist()
+    bad = checked.where(F.col("_rule").isNotNull())
+    good = classify_versions(typed(checked.where(F.col("_rule").isNull()), c), c).persist()
+    losers = good.where("_outcome <> 'winner'")
     winners = good.where("_outcome = 'winner'")
-    if target is not None:
-        winners = against_target(winners, target, c)
-    else:
-        winners = winners.withColumn("_outcome", F.lit("insert"))
-    winners = winners.persist()
-    counts = {r["_outcome"]: r["count"] for r in good.groupBy("_outcome").count().collect()}
-    w_counts = {r["_outcome"]: r["count"] for r in winners.groupBy("_outcome").count().collect()}
-    stats["duplicates"] = counts.get("duplicate", 0) + w_counts.get("duplicate", 0)
-    stats["superseded"] = counts.get("superseded", 0) + w_counts.get("superseded", 0)
-
-    to_write = winners.where("_outcome in ('insert', 'update')").drop("_outcome").withColumn(
-        "_silver_loaded_at", F.current_timestamp())
+    winners = (against_target(winners, target, c) if target is not None
+               else winners.withColumn("_outcome", F.lit("insert")))
+    winners = _flag_references(spark, config, c, winners)
     if c.entity == "orders":
-        fx_table = config.table("silver", "fx_rates")
-        if spark.catalog.tableExists(fx_table):
-            fx = fx_daily(spark.table(fx_table), F.current_date())
-        else:
-            fx = spark.createDataFrame([], "currency string, fx_date date, "
-                                           "fx_rate_to_cny decimal(18,6), fx_rate_date date")
-        to_write = conform_orders(to_write, fx).persist()
-        items = order_items(to_write, c).withColumn("_silver_loaded_at", F.current_timestamp())
-        _merge(spark, config.table("silver", "order_items"), items, c, ["order_id", "line_no"],
-               "order_updated_at")
-        to_write = to_write.drop("_items_text")
-    merged = _merge(spark, table, to_write, c, list(c.key), c.version)
-    stats.update(merged)
+        winners = conform_orders(winners, _fx(spark, config))
+    winners = winners.persist()
+    outcome_counts = (
+        winners.groupBy("_outcome", (F.size("_missing_refs") > 0).alias("late")).count()
+        .union(losers.groupBy("_outcome", F.lit(False).alias("late")).count())
+        .union(bad.groupBy(F.lit("quarantined").alias("_outcome"), F.lit(False).alias("late"))
+               .count())
+        .collect()
+    )
+    counts: dict[str, int] = {}
+    late = 0
+    for r in outcome_counts:
+        counts[r["_outcome"]] = counts.get(r["_outcome"], 0) + r["count"]
+        if r["late"] and r["_outcome"] in ("insert", "update"):
+            late += r["count"]
+    files = bad.select("_source_file").union(good.select("_source_file")).distinct().count() \
+        if counts else 0
+    stats = {
+        "landed": sum(counts.values()), "files": files,
+        "quarantined": counts.get("quarantined", 0),
+        "duplicates": counts.get("duplicate", 0),
+        "superseded": counts.get("superseded", 0),
+        "late_references": late, "inserted": 0, "updated": 0,
+    }
+    if stats["quarantined"]:
+        (quarantine_rows(bad, c)
+         .withColumns({"run_id": F.lit(run_id), "quarantined_at": F.current_timestamp()})
+         .write.format("delta").mode("append").option("txnAppId", app_id + "-quarantine")
+         .option("txnVersion", batch_id).saveAsTable(config.table("quarantine", "records")))
+    to_write = winners.where("_outcome in ('insert', 'update')").withColumn(
+        "_silver_loaded_at", F.current_timestamp())
+    if counts.get("insert", 0) + counts.get("update", 0):
+        if late:
+            (to_write.where(F.size("_missing_refs") > 0)
+             .select(F.lit(c.entity).alias("entity"), _key_json(c).alias("record_key"),
+                     F.explode("_missing_refs").alias("ref"))
+             .select("entity", "record_key", F.col("ref.reference").alias("reference"),
+                     F.col("ref.value").alias("value"), F.lit(run_id).alias("run_id"),
+                     F.current_timestamp().alias("flagged_at"))
+             .write.format("delta").mode("append").option("txnAppId", app_id + "-refs")
+             .option("txnVersion", batch_id).saveAsTable(config.table("audit",
+                                                                       "late_references")))
+        rows = to_write.drop("_outcome", "_missing_refs")
+        if c.entity == "orders":
+            items = order_items(rows, c).withColumn("_silver_loaded_at", F.current_timestamp())
+            _merge(spark, config.table("silver", "order_items"), items, ["order_id", "line_no"],
+                   "order_updated_at")
+            rows = rows.drop("_items_text")
+        stats.update(_merge(spark, table, rows, list(c.key), c.version))
+    for df in (winners, good, checked):
+        df.unpersist()
+    return stats
 
-    stats["late_references"] = 0
+
+def _fx(spark: SparkSession, config: Config) -> DataFrame:
+    fx_table = config.table("silver", "fx_rates")
+    if spark.catalog.tableExists(fx_table):
+        return F.broadcast(fx_daily(spark.table(fx_table), F.current_date()))
+    return spark.createDataFrame([], "currency string, fx_date date, "
+                                     "fx_rate_to_cny decimal(18,6), fx_rate_date date")
+
+
+def _flag_references(spark: SparkSession, config: Config, c: Contract,
+                     rows: DataFrame) -> DataFrame:
+    """Add `_missing_refs`: the references of a row that are not in silver (yet)."""
+    flags = []
     for name, entity, field in _references(c):
         ref_table = config.table("silver", entity)
-        written = to_write.select(F.to_json(F.struct(*[F.col(k).cast("string") for k in c.key]))
-                                  .alias("record_key"), F.col(name).alias("value"))
+        flag = f"_known_{name}"
         if spark.catalog.tableExists(ref_table):
-            known = spark.table(ref_table).select(F.col(field).alias("value"))
-            missing = written.join(known, "value", "left_anti")
+            known = spark.table(ref_table).select(F.col(field).alias(name)).distinct() \
+                .withColumn(flag, F.lit(True))
+            rows = rows.join(F.broadcast(known), name, "left")
         else:
-            missing = written
-        missing = missing.select(F.lit(c.entity).alias("entity"), "record_key",
-                                 F.lit(f"{entity}.{field}").alias("reference"), "value",
-                                 F.lit(run_id).alias("run_id"),
-                                 F.current_timestamp().alias("flagged_at")).persist()
-        n = missing.count()
-        if n:
-            (missing.write.format("delta").mode("append")
-             .option("txnAppId", f"{app_id}-refs-{name}").option("txnVersion", batch_id)
-             .saveAsTable(config.table("audit", "late_references")))
-        missing.unpersist()
-        stats["late_references"] += n
-    winners.unpersist()
-    checked.unpersist()
-    if c.entity == "orders":
-        to_write.unpersist()
-    return stats
+            rows = rows.withColumn(flag, F.lit(None).cast("boolean"))
+        flags.append(F.when(F.col(flag).isNull() & F.col(name).isNotNull(), F.struct(
+            F.lit(f"{entity}.{field}").alias("reference"), F.col(name).alias("value"))))
+    missing = F.filter(F.array(*flags), lambda x: x.isNotNull()) if flags else F.array().cast(
+        "array<struct<reference: string, value: string>>")
+    return rows.withColumn("_missing_refs", missing).drop(
+        *[f"_known_{n}" for n, _, _ in _references(c)])

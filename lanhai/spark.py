@@ -37,7 +37,7 @@ def acquire_catalog_lock(config: Config, timeout: float | None = None) -> None:
     Embedded Derby admits one JVM at a time: without this lock a second process fails after
     Hive's retries with XSDB6, or wins a race. The lock is released when the process exits.
     """
-    global _lock_handle
+    global _lock_handle  # noqa: PLW0603 - one lock per process, held until it exits
     if _lock_handle is not None:
         return
     catalog_dir = config.path("catalog")
@@ -132,5 +132,6 @@ def get_spark(config: Config) -> SparkSession:
     spark = builder.enableHiveSupport().getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     for layer in config.raw["databases"]:
-        spark.sql(f"create database if not exists {config.db(layer)}")
+        if not spark.catalog.databaseExists(config.db(layer)):
+            spark.sql(f"create database {config.db(layer)}")
     return spark

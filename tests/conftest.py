@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -13,8 +14,13 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory) -> Path:
-    """Point the test profile at a fresh folder before anything reads the config."""
-    path = tmp_path_factory.mktemp("lanhai-data")
+    """Point the test profile at a fresh folder before anything reads the config.
+
+    LANHAI_TEST_DATA_DIR (for development only) keeps the folder between runs, and the small
+    lake built in it is reused instead of rebuilt.
+    """
+    keep = os.environ.get("LANHAI_TEST_DATA_DIR")
+    path = Path(keep) if keep else tmp_path_factory.mktemp("lanhai-data")
     os.environ["LANHAI_DATA_DIR"] = str(path)
     os.environ["LANHAI_PROFILE"] = "test"
     return path
@@ -46,6 +52,9 @@ def small_lake(config, spark):
     from lanhai.jobs.ingest import run_job
     from lanhai.simulator import simulate
 
+    saved = config.data_dir / "small_lake.json"
+    if os.environ.get("LANHAI_TEST_DATA_DIR") and saved.exists():
+        return json.loads(saved.read_text())
     sim = config.raw["simulator"]
     result = simulate(config.landing, config.path("simulator"),
                       start=date.fromisoformat(sim["start"]), days=sim["days"],
@@ -64,7 +73,9 @@ def small_lake(config, spark):
         shutil.move(held / late["file"], config.landing / late["file"])
     runs.append(run_job("ingest", config))
     snaps.append(_snapshot(spark, config))
-    return {"manifest": manifest, "runs": runs, "snapshots": snaps}
+    built = {"manifest": manifest, "runs": runs, "snapshots": snaps}
+    saved.write_text(json.dumps(built, default=str))
+    return json.loads(saved.read_text())
 
 
 def _snapshot(spark, config) -> dict[str, dict]:

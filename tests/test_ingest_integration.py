@@ -73,7 +73,10 @@ def test_duplicates_dropped_are_the_listed_ones(small_lake, spark, config):
             continue
         bronze = spark.table(config.table("bronze", entity)).where("_parse_error is null")
         keys = [F.col(k).cast("string") for k in c.key]
-        repeated = bronze.groupBy(*keys, F.col(c.version).cast("string").alias("v")).count() \
+        version = F.col(c.version)
+        if dict(bronze.dtypes)[c.version] != "string":  # Parquet: typed as landed
+            version = F.date_format(version, "yyyy-MM-dd'T'HH:mm:ssXXX")
+        repeated = bronze.groupBy(*keys, version.alias("v")).count() \
             .where("count > 1").collect()
         got = {(tuple(r[:len(c.key)]), r["v"]) for r in repeated}
         want = {(tuple(d["key"][k] for k in c.key), d["version"])
@@ -147,3 +150,28 @@ def test_flagged_late_users_are_kept_not_quarantined(small_lake, spark, config):
     orders = spark.table(config.table("silver", "orders")).where(
         F.col("user_id").isin(list(late_users))).count()
     assert orders > 0
+
+
+def test_retention_deletes_only_old_files_that_bronze_has(small_lake, spark, config, tmp_path):
+    import os
+    from dataclasses import replace
+
+    from lanhai.jobs.ingest import apply_retention
+
+    spend_files = sorted((config.landing / "marketing" / "spend").rglob("*.csv"))
+    taken, fresh = spend_files[0], spend_files[1]
+    stranger = taken.parent / "part-99999.csv"  # landed, never ingested
+    stranger.write_text(taken.read_text(encoding="utf-8"), encoding="utf-8")
+    old = 10 * 86_400
+    now = taken.stat().st_mtime + old
+    os.utime(taken, (now - old, now - old))
+    os.utime(stranger, (now - old, now - old))
+    os.utime(fresh, (now, now))
+    keep_all = apply_retention(config, now=now)
+    assert keep_all == {"retention_days": 0, "deleted": 0}
+    cfg = replace(config, raw={**config.raw, "landing": {"retention_days": 5}})
+    result = apply_retention(cfg, now=now)
+    assert result["deleted"] >= 1
+    assert not taken.exists()
+    assert stranger.exists() and fresh.exists()
+    stranger.unlink()

@@ -55,7 +55,9 @@ def test_nested_item_rules(spark):
         "O4": '[{"line_no":1,"sku_id":"S","qty":"two","unit_price":1,"discount":0}]',
     }
     rows = [{**base, "order_id": k, "items": v} for k, v in items.items()]
-    df = spark.createDataFrame(rows).select(*c.names, "_parse_error")
+    schema = ", ".join(f"{n} string" for n in [*c.names, "_parse_error"])
+    df = spark.createDataFrame([tuple(r[n] for n in [*c.names, "_parse_error"]) for r in rows],
+                               schema)
     got = {r.order_id: r._rule for r in check_rules(df, c).collect()}
     assert got == {"O1": None, "O2": "out_of_range", "O3": "missing_required",
                    "O4": "type_mismatch"}

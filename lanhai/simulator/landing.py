@@ -389,8 +389,11 @@ def write_landing(world: Clean, landing: Path, defects: dict[str, float] | None 
                 line = int(j) + 1 + header_lines
                 key = {k: (None if pd.isna(row[k]) else str(row[k])) for k in c.key}
                 if flags[j] == -2:
+                    version = row[c.version]
+                    if not isinstance(version, str):  # Parquet keeps epoch seconds here
+                        version = fmt_ts(np.array([version]))[0]
                     landed.duplicates.append({"entity": entity, "file": rel, "line": line,
-                                              "key": key, "version": str(row[c.version])})
+                                              "key": key, "version": version})
                 else:
                     rule, fld = kinds[flags[j]]
                     landed.defects.append({"entity": entity, "file": rel, "line": line,

@@ -1,0 +1,99 @@
+"""The simulator: seeded, calibrated to the plan's baselines, defects only where configured."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import numpy as np
+import pytest
+
+from lanhai.simulator import simulate
+from lanhai.simulator.model import day_weights, simulate_clean
+from lanhai.simulator.truth import weekly_truths
+
+NO_DEFECTS = {k: 0 for k in ("malformed", "missing_required", "type_mismatch", "unknown_enum",
+                             "out_of_range", "duplicates", "late_events", "late_users",
+                             "late_files", "schema_drift_files")}
+
+
+def test_same_seed_same_world_other_seed_other_world(tmp_path):
+    a = simulate(tmp_path / "a", tmp_path / "ma", start=date(2024, 1, 1), days=60,
+                 scale="tiny", seed=3)
+    b = simulate(tmp_path / "b", tmp_path / "mb", start=date(2024, 1, 1), days=60,
+                 scale="tiny", seed=3)
+    c = simulate(tmp_path / "c", tmp_path / "mc", start=date(2024, 1, 1), days=60,
+                 scale="tiny", seed=4)
+    assert a.manifest["truth"] == b.manifest["truth"]
+    assert a.manifest["defects"] == b.manifest["defects"]
+    one = (tmp_path / "a" / "transaction/orders/dt=2024-01-10/part-00000.jsonl").read_bytes()
+    two = (tmp_path / "b" / "transaction/orders/dt=2024-01-10/part-00000.jsonl").read_bytes()
+    assert one == two
+    assert a.manifest["truth"] != c.manifest["truth"]
+
+
+def test_no_defects_when_turned_off(tmp_path):
+    r = simulate(tmp_path / "l", tmp_path / "m", start=date(2024, 1, 1), days=40, scale="tiny",
+                 seed=1, defects=NO_DEFECTS)
+    m = r.manifest
+    assert m["defects"] == [] and m["duplicates"] == [] and m["late_files"] == []
+    assert m["schema_drift"] == []
+
+
+def test_every_landed_json_line_parses_and_csv_rows_fit_their_header(tmp_path):
+    r = simulate(tmp_path / "l", tmp_path / "m", start=date(2024, 1, 1), days=40, scale="tiny",
+                 seed=1, defects=NO_DEFECTS)
+    assert r.files > 100
+    for path in (tmp_path / "l").rglob("*.jsonl"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            json.loads(line)
+    import csv
+
+    for path in (tmp_path / "l").rglob("*.csv"):
+        with path.open(encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+        assert all(len(row) == len(rows[0]) for row in rows), path
+
+
+def test_festivals_peak_and_spring_festival_dips():
+    w = day_weights(date(2024, 1, 1), 366)
+    d = {date(2024, 1, 1).toordinal() + i: v for i, v in enumerate(w)}
+    double11 = d[date(2024, 11, 11).toordinal()]
+    s618 = d[date(2024, 6, 18).toordinal()]
+    ordinary = np.median(w)
+    assert double11 > 4 * ordinary and s618 > 2.5 * ordinary
+    assert d[date(2024, 2, 10).toordinal()] < 0.7 * ordinary
+
+
+@pytest.fixture(scope="module")
+def small_world():
+    return simulate_clean(date(2024, 1, 1), 540, "small", 7)
+
+
+def test_small_scale_is_about_fifty_thousand_orders(small_world):
+    assert 40_000 <= len(small_world.orders) <= 60_000
+
+
+def test_kpis_sit_at_the_plans_baselines(small_world):
+    """The default demo (small, seed 7): within 3 pp of each baseline, 10% for money."""
+    from lanhai.simulator.truth import calibration_report
+
+    cal = calibration_report(small_world)
+    assert abs(cal["repurchase_90d"] - 0.35) <= 0.03
+    assert abs(cal["cac"] - 50) <= 5  # 10% for money
+    assert 0.30 <= cal["logistics_cost_share"] <= 0.34
+    assert cal["sku_overlap_3c_appliances"] > 0.65 and cal["sku_overlap_beauty"] > 0.70
+    assert abs(cal["first_year_survival"] - 0.60) <= 0.03
+    assert 0.2 <= cal["channel_penetration"] < 0.30
+    assert abs(cal["smart_device_penetration_60plus"] - 0.35) <= 0.03
+
+
+def test_weekly_truths_gmv_equals_the_sum_of_rounded_lines(small_world):
+    wk = weekly_truths(small_world)
+    o = small_world.orders
+    items = small_world.items.merge(o[o["paid"]][["order_id"]], on="order_id")
+    # every paid line falls in some week, except the partial first and last weeks
+    assert wk["gmv"].sum() * 100 <= items["gmv_cents"].sum()
+    assert wk["gmv"].sum() * 100 > 0.95 * items["gmv_cents"].sum()
+    assert wk["repurchase_90d"].iloc[:12].isna().all()
+    assert wk["repurchase_90d"].iloc[14:].notna().all()
