@@ -34,8 +34,9 @@ jars: .jars/.done  ## Delta's jars, fetched once with Maven so Spark starts offl
 demo: setup  ## simulate the sources (once), ingest bronze and silver, print a summary
 	$(BIN)/lanhai demo
 
-lint:  ## ruff for Python
+lint:  ## ruff for Python, sqlfluff for the dbt models
 	$(BIN)/ruff check lanhai jobs dags tests bench
+	$(BIN)/sqlfluff lint dbt_project/models
 
 unit:
 	$(BIN)/pytest -m "not integration" -q

@@ -88,6 +88,24 @@ def summary(profile: Profile = None) -> None:
     print_summary(get_spark(config), config, console)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def dbt(ctx: typer.Context, profile: Profile = None) -> None:
+    """Run dbt (e.g. `lanhai dbt build`) in this process, on the project's catalog."""
+    from lanhai.dbt import run_dbt
+
+    if not run_dbt(load_config(profile), list(ctx.args) or ["build"]):
+        raise typer.Exit(1)
+
+
+@app.command("dbt-sources")
+def dbt_sources() -> None:
+    """Regenerate dbt_project/models/staging/_sources.yml from the contracts."""
+    from lanhai.dbt import SOURCES_YML, sources_text
+
+    SOURCES_YML.write_text(sources_text(), encoding="utf-8")
+    console.print(f"wrote {SOURCES_YML}")
+
+
 @app.command()
 def demo(
     scale: Annotated[str | None, typer.Option(help="tiny, small, medium or large")] = None,

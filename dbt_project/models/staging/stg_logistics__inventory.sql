@@ -1,0 +1,15 @@
+with source as (
+    select * from {{ source('logistics', 'inventory') }}
+),
+
+renamed as (
+    select
+        snapshot_date,
+        sku_id,
+        warehouse_id,
+        qty_on_hand,
+        exported_at
+    from source
+)
+
+select * from renamed
