@@ -203,6 +203,8 @@ def _items_json(world: Clean) -> np.ndarray:
     arrays = [pa.array(np.broadcast_to(p, len(it)).astype(str)) if isinstance(p, str)
               else pa.array(p) for p in parts]
     item_text = pc.binary_join_element_wise(*arrays, "")
+    if isinstance(item_text, pa.ChunkedArray):  # large worlds come back in chunks
+        item_text = item_text.combine_chunks()
     n_orders = len(world.orders)
     offsets = np.searchsorted(it["o"].to_numpy(), np.arange(n_orders + 1))
     lists = pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), item_text)
