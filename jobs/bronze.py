@@ -151,7 +151,7 @@ def parquet_file_problems(paths: list[str], c: Contract) -> dict[str, str]:
 
 def _stream(spark: SparkSession, c: Contract, source: Path) -> DataFrame:
     reader = spark.readStream.option("recursiveFileLookup", "true").option(
-        "pathGlobFilter", f"*.{ 'parquet' if c.format == 'parquet' else c.format}")
+        "pathGlobFilter", f"*.{c.format}")
     reader = reader.option("maxFilesPerTrigger", 1000)
     if c.format == "parquet":
         df = reader.schema(parquet_schema(c)).format("parquet").load(str(source))

@@ -9,12 +9,16 @@ from pathlib import Path
 from lanhai.config import Config
 from lanhai.spark import get_spark
 
+JOBS = ("bronze", "silver", "ingest", "retention")
+
 
 def run_job(job: str, config: Config, entities: list[str] | None = None,
             on_batch=None) -> dict:
     """Run one job by name in this process's Spark session."""
     from lanhai.jobs import bronze, silver
 
+    if job not in JOBS:
+        raise ValueError(f"unknown job {job!r}; choose one of {', '.join(JOBS)}")
     spark = get_spark(config)
     run_id = uuid.uuid4().hex[:12]
     out: dict = {"run_id": run_id}
