@@ -112,13 +112,23 @@ def demo(
     regenerate: Annotated[bool, typer.Option(help="simulate again even if files landed")] = False,
     profile: Profile = None,
 ) -> None:
-    """Simulate (once), ingest to bronze and silver, and summarise."""
+    """Simulate (once), ingest to bronze and silver, build the marts, and summarise."""
     config = load_config(profile)
     began = time.perf_counter()
     if regenerate or not (config.path("simulator") / "manifest.json").exists():
         generate(scale=scale, profile=profile, clean=True)
     ingest(profile=profile)
     summary(profile=profile)
+    from lanhai.dbt import run_dbt
+    from lanhai.summary import print_latest_week
+
+    console.print("building the marts (dbt build)…")
+    if not run_dbt(config, ["build"]):
+        console.print("[red]dbt build failed[/red]: see the log above and data/dbt/logs")
+        raise typer.Exit(1)
+    from lanhai.spark import get_spark
+
+    print_latest_week(get_spark(config), config, console)
     console.print(f"[bold]demo finished in {time.perf_counter() - began:.0f} s[/bold]")
 
 

@@ -51,3 +51,23 @@ def print_summary(spark: SparkSession, config: Config, console: Console) -> None
                            f"group by entity order by entity").collect():
             t.add_row(r.entity, *[f"{r[c]:,}" for c in cols])
         console.print(t)
+
+
+def print_latest_week(spark: SparkSession, config: Config, console: Console) -> None:
+    """Print the latest complete week's GMV KPIs and the week before."""
+    mart = f"{config.db('marts')}.kpi_gmv_weekly"
+    rows = spark.sql(
+        f"select * from {mart} where week_end_date <= (select max(to_date(paid_at)) from "
+        f"{config.table('silver', 'orders')}) order by iso_week_label desc limit 2").collect()
+    if not rows:
+        console.print("no complete week in the marts yet")
+        return
+    t = Table(title=f"Week {rows[0].iso_week_label} ({rows[0].week_start_date} to "
+                    f"{rows[0].week_end_date})", title_justify="left")
+    for c in ("KPI", "this week", "previous week"):
+        t.add_column(c, justify="left" if c == "KPI" else "right")
+    prev = rows[1] if len(rows) > 1 else None
+    for label, col in (("GMV (CNY)", "gmv_cny"), ("net sales (CNY)", "net_sales_cny"),
+                       ("paid orders", "paid_orders"), ("AOV (CNY)", "aov_cny")):
+        t.add_row(label, f"{rows[0][col]:,}", f"{prev[col]:,}" if prev else "")
+    console.print(t)
