@@ -221,15 +221,20 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
             if on_batch:
                 on_batch(c.entity, batch_id, n_files, counts["rows"])
 
-        query = (_stream(spark, c, source).writeStream
-                 .queryName(f"bronze_{c.entity}")
-                 .option("checkpointLocation", str(checkpoint))
-                 .trigger(availableNow=True)
-                 .foreachBatch(process)
-                 .start())
-        query.awaitTermination()
+        run_available_now(_stream(spark, c, source), f"bronze_{c.entity}", checkpoint, process)
         results.append(stats)
     return results
+
+
+def run_available_now(stream: DataFrame, name: str, checkpoint: Path,
+                      process: Callable[[DataFrame, int], None]) -> None:
+    """Run `process` on every micro-batch of what is available now, then stop."""
+    query = (stream.writeStream.queryName(name)
+             .option("checkpointLocation", str(checkpoint))
+             .trigger(availableNow=True)
+             .foreachBatch(process)
+             .start())
+    query.awaitTermination()
 
 
 def _app_id(checkpoint: Path, prefix: str) -> Callable[[], str]:

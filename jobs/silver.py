@@ -29,7 +29,7 @@ from pyspark.sql import functions as F
 
 from lanhai.config import Config
 from lanhai.contracts import Contract, Field
-from lanhai.jobs.bronze import _app_id, ordered_contracts
+from lanhai.jobs.bronze import _app_id, ordered_contracts, run_available_now
 from lanhai.pii import mask_col
 
 LINEAGE = ["_source_file", "_line", "_rescued_data"]
@@ -307,14 +307,8 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
             if on_batch:
                 on_batch(c.entity, batch_id, stats)
 
-        query = (spark.readStream.format("delta").option("maxFilesPerTrigger", 200)
-                 .table(bronze).writeStream
-                 .queryName(f"silver_{c.entity}")
-                 .option("checkpointLocation", str(checkpoint))
-                 .trigger(availableNow=True)
-                 .foreachBatch(process)
-                 .start())
-        query.awaitTermination()
+        stream = spark.readStream.format("delta").option("maxFilesPerTrigger", 200).table(bronze)
+        run_available_now(stream, f"silver_{c.entity}", checkpoint, process)
         results.append({"entity": c.entity, **totals})
     return results
 

@@ -13,12 +13,11 @@ lines as (
 
 refunds as (
     select
-        refunds.order_id,
-        sum(round(refunds.amount_local * orders.fx_rate_to_cny, 2)) as refunded_cny,
-        min(refunds.refunded_at) as first_refunded_at
-    from {{ ref('stg_transaction__refunds') }} as refunds
-    inner join orders on refunds.order_id = orders.order_id
-    group by refunds.order_id
+        order_id,
+        sum(refund_cny) as refunded_cny,
+        min(refunded_at) as first_refunded_at
+    from {{ ref('int_refunds_converted') }}
+    group by order_id
 ),
 
 final as (
