@@ -1,0 +1,29 @@
+-- The ISO weeks the data covers, with the first day of data (windows before it are not covered).
+with dates as (
+    select * from {{ ref('dim_date') }}
+),
+
+orders as (
+    select * from {{ ref('stg_transaction__orders') }}
+),
+
+bounds as (
+    select
+        min(to_date(created_at)) as first_data_date,
+        max(to_date(created_at)) as last_data_date
+    from orders
+),
+
+weeks as (
+    select
+        dates.iso_week_label,
+        min(dates.week_start_date) as week_start_date,
+        min(dates.week_end_date) as week_end_date,
+        min(bounds.first_data_date) as first_data_date
+    from dates
+    cross join bounds
+    where dates.date_day between bounds.first_data_date and bounds.last_data_date
+    group by dates.iso_week_label
+)
+
+select * from weeks
