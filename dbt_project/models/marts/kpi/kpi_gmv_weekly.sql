@@ -1,7 +1,6 @@
 -- GMV, net sales, paid orders and AOV per ISO week (Asia/Shanghai), as ../shared/PLAN.md defines.
 with lines as (
-    select * from {{ ref('fct_order_items') }}
-    where is_paid
+    select * from {{ ref('int_order_items_paid') }}
 ),
 
 refunds as (
@@ -14,12 +13,11 @@ dates as (
 
 gmv_by_week as (
     select
-        dates.iso_week_label,
-        sum(lines.line_gmv_cny) as gmv_cny,
-        count(distinct lines.order_id) as paid_orders
+        iso_week_label,
+        sum(line_gmv_cny) as gmv_cny,
+        count(distinct order_id) as paid_orders
     from lines
-    inner join dates on lines.paid_date = dates.date_day
-    group by dates.iso_week_label
+    group by iso_week_label
 ),
 
 refunds_by_week as (
