@@ -29,7 +29,6 @@ from lanhai.contracts import Contract, contracts
 from lanhai.pii import mask_col, token_col
 
 MAX_CSV_FIELDS = 64
-LINEAGE = ["_source_file", "_line", "_dt", "_batch_id", "_run_id", "_ingested_at"]
 # Landing order: reference data first, so that silver resolves references where it can.
 ENTITY_ORDER = ("categories", "warehouses", "fx_rates", "merchants", "users", "skus", "orders",
                 "refunds", "shipments", "inventory", "spend")

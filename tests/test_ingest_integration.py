@@ -144,12 +144,31 @@ def test_no_raw_pii_anywhere_in_the_lake(small_lake, spark, config):
                         assert not pattern.search(value), (t.name, value)
 
 
-def test_flagged_late_users_are_kept_not_quarantined(small_lake, spark, config):
+def test_orders_of_users_landing_a_day_late_are_kept(small_lake, spark, config):
     late_users = {r["key"] for r in small_lake["manifest"]["late_references"]}
     assert late_users
     orders = spark.table(config.table("silver", "orders")).where(
         F.col("user_id").isin(list(late_users))).count()
     assert orders > 0
+
+
+def test_references_not_in_silver_yet_are_flagged(small_lake, spark, config):
+    from lanhai.contracts import contract
+    from lanhai.jobs.silver import _flag_references
+
+    known_user = spark.table(config.table("silver", "users")).first().user_id
+    known_merchant = spark.table(config.table("silver", "merchants")).first().merchant_id
+    rows = spark.createDataFrame(
+        [("O1", known_user, known_merchant), ("O2", "U_NOT_YET", known_merchant),
+         ("O3", "U_NOT_YET", "M_NOT_YET")],
+        "order_id string, user_id string, merchant_id string")
+    got = {r.order_id: sorted((m.reference, m.value) for m in r._missing_refs)
+           for r in _flag_references(spark, config, contract("orders"), rows).collect()}
+    assert got == {
+        "O1": [],
+        "O2": [("users.user_id", "U_NOT_YET")],
+        "O3": [("merchants.merchant_id", "M_NOT_YET"), ("users.user_id", "U_NOT_YET")],
+    }
 
 
 def test_retention_deletes_only_old_files_that_bronze_has(small_lake, spark, config, tmp_path):
