@@ -9,8 +9,9 @@ Each entity streams its bronze table's new rows (`availableNow`, checkpointed). 
    version) already seen (earlier file or line, or already in silver) is a duplicate; an older
    version is superseded;
 3. MERGE on the key (only newer versions update);
-4. references that are not there yet are flagged in `audit.late_references`, not quarantined;
-5. the row accounting goes to `audit.ingest_runs`: landed = inserted + updated + superseded +
+4. entities with `history: true` also keep every version in `silver.<entity>_history`;
+5. references that are not there yet are flagged in `audit.late_references`, not quarantined;
+6. the row accounting goes to `audit.ingest_runs`: landed = inserted + updated + superseded +
    duplicates + quarantined, where inserted and updated are Delta's own MERGE metrics.
 
 Orders also give `order_items` (from the order's items) and carry the FX rate of their paid
@@ -31,6 +32,7 @@ from lanhai.config import Config
 from lanhai.contracts import Contract, Field
 from lanhai.jobs.bronze import _app_id, ordered_contracts, run_available_now
 from lanhai.pii import mask_col
+from lanhai.quality import QUALITY_RESULTS_COLUMNS
 
 LINEAGE = ["_source_file", "_line", "_rescued_data"]
 AUDIT_COLUMNS = ("run_id string, layer string, entity string, batch_id long, started_at "
@@ -279,6 +281,7 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
     _ensure_table(spark, audit, AUDIT_COLUMNS)
     _ensure_table(spark, quarantine, QUARANTINE_COLUMNS)
     _ensure_table(spark, late_refs, LATE_REF_COLUMNS)
+    _ensure_table(spark, config.table("audit", "quality_results"), QUALITY_RESULTS_COLUMNS)
     results = []
     for c in ordered_contracts(entities):
         bronze = config.table("bronze", c.entity)
@@ -376,9 +379,27 @@ def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: Data
                    "order_updated_at")
             rows = rows.drop("_items_text")
         stats.update(_merge(spark, table, rows, list(c.key), c.version))
+    if c.history and counts.get("insert", 0) + counts.get("update", 0) + stats["superseded"]:
+        _keep_versions(spark, config.table("silver", f"{c.entity}_history"), good, c)
     for df in (winners, good, checked):
         df.unpersist()
     return stats
+
+
+def _keep_versions(spark: SparkSession, table: str, good: DataFrame, c: Contract) -> None:
+    """Insert every new (key, version) of a batch into the entity's history table.
+
+    Superseded versions are history too (a registration and a move in one catch-up batch), so
+    the SCD2 dimensions built from this table do not depend on how often the job ran.
+    """
+    rows = (good.where("_outcome <> 'duplicate'").drop("_outcome", "_items_text")
+            .withColumn("_silver_loaded_at", F.current_timestamp()))
+    if not spark.catalog.tableExists(table):
+        _ensure_table(spark, table, _silver_ddl(rows))
+    keys = [*c.key, c.version]
+    cond = " and ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+    (DeltaTable.forName(spark, table).alias("t").merge(rows.alias("s"), cond)
+     .whenNotMatchedInsertAll().execute())
 
 
 def _fx(spark: SparkSession, config: Config) -> DataFrame:

@@ -99,11 +99,14 @@ def dbt(ctx: typer.Context, profile: Profile = None) -> None:
 
 @app.command("dbt-sources")
 def dbt_sources() -> None:
-    """Regenerate dbt_project/models/staging/_sources.yml from the contracts."""
-    from lanhai.dbt import SOURCES_YML, sources_text
+    """Regenerate dbt's generated files: _sources.yml (schemas/) and the KPI seeds (conf/)."""
+    from lanhai.dbt import SOURCES_YML, seed_texts, sources_text
 
     SOURCES_YML.write_text(sources_text(), encoding="utf-8")
     console.print(f"wrote {SOURCES_YML}")
+    for path, text in seed_texts().items():
+        path.write_text(text, encoding="utf-8")
+        console.print(f"wrote {path}")
 
 
 @app.command()

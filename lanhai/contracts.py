@@ -59,6 +59,7 @@ class Contract:
     description: str = ""
     item_key: tuple[str, ...] = ()
     item_fields: tuple[Field, ...] = ()
+    history: bool = False
     path: Path = field(default=Path(), repr=False)
 
     @property
@@ -142,6 +143,7 @@ def load_contract(path: Path) -> Contract:
         description=" ".join(str(raw.get("description", "")).split()),
         item_key=tuple(raw.get("item_key", [])),
         item_fields=items,
+        history=bool(raw.get("history", False)),
         path=path,
     )
 

@@ -20,9 +20,34 @@ from lanhai.contracts import Contract, contracts
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 SOURCES_YML = DBT_DIR / "models" / "staging" / "_sources.yml"
+TARGETS_YAML = PROJECT_ROOT / "conf" / "targets.yaml"
+SEEDS = DBT_DIR / "seeds"
+UNITS = {"rate", "cny", "pct", "count", "ratio"}
+DIRECTIONS = {"higher", "lower", "band"}
 # Silver tables that are not a contract's entity but a part of one.
 DERIVED = {"order_items": ("transaction", "Order lines from the order events, with line GMV in "
                                           "CNY at the paid date's rate.")}
+
+# The lake's operational tables, for the data-quality mart (counts only; no PII is read).
+OPERATIONAL = [
+    {"name": "bronze", "schema": "bronze",
+     "description": "Bronze: every landed record as landed, with lineage (_source_file, _line).",
+     "tables": [{"name": e, "description": f"{e} as landed."} for e in sorted(contracts())]},
+    {"name": "audit", "schema": "audit", "description": "What the jobs and the gate recorded.",
+     "tables": [
+         {"name": "ingest_runs", "description": "Row accounting per job, entity and batch: "
+                                                "landed = inserted + updated + superseded + "
+                                                "duplicates + quarantined."},
+         {"name": "late_references", "description": "Records kept although a reference (an "
+                                                    "order's user or merchant) was not in "
+                                                    "silver yet."},
+         {"name": "quality_results", "description": "Great Expectations results, one row per "
+                                                    "expectation and run."}]},
+    {"name": "quarantine", "schema": "quarantine",
+     "description": "Records that broke a contract rule.",
+     "tables": [{"name": "records", "description": "One row per quarantined record: rule, "
+                                                   "field, file, line, key, masked raw text."}]},
+]
 
 
 def profiles(config: Config) -> dict[str, Any]:
@@ -57,14 +82,21 @@ def sources(config_silver_schema: str = "silver") -> dict[str, Any]:
     by_domain: dict[str, list[dict[str, Any]]] = {}
     for c in contracts().values():
         by_domain.setdefault(c.domain, []).append(_table(c))
+        if c.history:
+            by_domain[c.domain].append({
+                "name": f"{c.entity}_history",
+                "description": f"Every accepted version of {c.entity} (one row per "
+                               f"{', '.join(c.key)} and {c.version}), for SCD2 history.",
+                "columns": [_column(f) for f in c.fields if not f.is_nested]})
     for name, (domain, desc) in DERIVED.items():
         by_domain[domain].append({"name": name, "description": desc})
-    return {"version": 2, "sources": [
+    silver = [
         {"name": domain, "schema": config_silver_schema,
          "description": f"Silver tables of the {domain} domain (typed, deduplicated, in CNY).",
          "tables": sorted(tables, key=lambda t: t["name"])}
         for domain, tables in sorted(by_domain.items())
-    ]}
+    ]
+    return {"version": 2, "sources": [*silver, *OPERATIONAL]}
 
 
 def _table(c: Contract) -> dict[str, Any]:
@@ -94,3 +126,56 @@ def run_dbt(config: Config, args: list[str]) -> bool:
             "--no-version-check"]
     result = dbtRunner().invoke(full)
     return bool(result.success)
+
+
+def load_targets(path: Path = TARGETS_YAML) -> dict[str, Any]:
+    """Read and check the targets file: every target names a known KPI and a valid rule."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    kpis, targets = raw.get("kpis") or {}, raw.get("targets") or []
+    for code, k in kpis.items():
+        if k.get("unit") not in UNITS:
+            raise ValueError(f"{path.name}: kpi {code!r} has unit {k.get('unit')!r}, "
+                             f"not one of {sorted(UNITS)}")
+    seen = set()
+    for i, t in enumerate(targets, 1):
+        where = f"{path.name}: target {i} ({t.get('kpi')}, {t.get('scope_value')})"
+        if t.get("kpi") not in kpis:
+            raise ValueError(f"{where}: unknown kpi")
+        if t.get("direction") not in DIRECTIONS:
+            raise ValueError(f"{where}: direction must be one of {sorted(DIRECTIONS)}")
+        need = ("low", "high") if t["direction"] == "band" else ("target",)
+        if any(t.get(n) is None for n in need):
+            raise ValueError(f"{where}: a {t['direction']} target needs {' and '.join(need)}")
+        key = (t["kpi"], t.get("scope_type"), t.get("scope_value"))
+        if key in seen:
+            raise ValueError(f"{where}: a second target for the same KPI and scope")
+        seen.add(key)
+    return {"kpis": kpis, "targets": targets}
+
+
+def _csv(header: list[str], rows: list[list[Any]]) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    # dbt-spark loads seeds as SQL literals and does not escape "'": use the typographic one.
+    writer.writerows(["" if v is None else str(v).replace("'", "\u2019") for v in row]
+                     for row in rows)
+    return out.getvalue()
+
+
+def seed_texts() -> dict[Path, str]:
+    """Return the dbt seeds generated from conf/targets.yaml: the KPI catalogue and targets."""
+    t = load_targets()
+    catalogue = _csv(["kpi", "unit", "name_en", "name_zh"],
+                     [[code, k["unit"], k["name_en"], k["name_zh"]]
+                      for code, k in t["kpis"].items()])
+    targets = _csv(
+        ["kpi", "scope_type", "scope_value", "direction", "target", "band_low", "band_high",
+         "baseline", "plan"],
+        [[x["kpi"], x["scope_type"], x["scope_value"], x["direction"], x.get("target"),
+          x.get("low"), x.get("high"), x.get("baseline"), x.get("plan", "")]
+         for x in t["targets"]])
+    return {SEEDS / "kpi_catalogue.csv": catalogue, SEEDS / "kpi_targets.csv": targets}

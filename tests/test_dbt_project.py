@@ -12,6 +12,40 @@ def test_sources_yml_is_generated_from_the_contracts():
         "run `lanhai dbt-sources`: _sources.yml is out of date with schemas/")
 
 
+def test_kpi_seeds_are_generated_from_the_targets_file():
+    from lanhai.dbt import seed_texts
+
+    for path, text in seed_texts().items():
+        assert path.read_text(encoding="utf-8") == text, (
+            f"run `lanhai dbt-sources`: {path.name} is out of date with conf/targets.yaml")
+
+
+def test_targets_file_is_checked(tmp_path):
+    from lanhai.dbt import load_targets
+
+    bad = tmp_path / "targets.yaml"
+    bad.write_text("kpis: {cac: {unit: cny, name_en: CAC, name_zh: CAC}}\n"
+                   "targets: [{kpi: cac, scope_type: all, scope_value: all, direction: band,"
+                   " low: 1}]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="band target needs low and high"):
+        load_targets(bad)
+    bad.write_text("kpis: {}\ntargets: [{kpi: cac, direction: lower, target: 50}]\n",
+                   encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown kpi"):
+        load_targets(bad)
+
+
+def test_bronze_lineage_view_lists_every_contract():
+    import re
+
+    from lanhai.contracts import contracts
+    from lanhai.dbt import DBT_DIR
+
+    sql = (DBT_DIR / "models" / "staging" / "stg_bronze__records.sql").read_text()
+    listed = set(re.findall(r"\('(\w+)', '(\w+)'\)", sql))
+    assert listed == {(c.domain, c.entity) for c in contracts().values()}
+
+
 def test_profile_uses_the_session_and_the_projects_catalog(config):
     out = profiles(config)["lanhai"]["outputs"][config.profile]
     assert out["method"] == "session"
@@ -37,11 +71,16 @@ def test_staging_views_show_every_silver_row(built, spark):
         assert spark.table(f"staging.{name}").count() == spark.table(f"silver.{silver}").count()
 
 
+def _all_scope(spark, mart, key="iso_week_label"):
+    rows = spark.table(f"marts.{mart}").where("scope_type = 'all'").collect()
+    return {r[key]: r for r in rows}
+
+
 @pytest.mark.integration
 def test_weekly_gmv_matches_the_simulators_truth_to_the_cent(built, spark):
     from decimal import Decimal
 
-    mart = {r.iso_week_label: r for r in spark.table("marts.kpi_gmv_weekly").collect()}
+    mart = _all_scope(spark, "kpi_gmv_weekly")
     weeks = built["manifest"]["truth"]["weekly"]
     assert len(weeks) > 70
     for w in weeks:
@@ -58,12 +97,15 @@ def test_weekly_gmv_matches_the_simulators_truth_to_the_cent(built, spark):
     ("kpi_cac_weekly", "new_customers", "new_customers"),
     ("kpi_cac_weekly", "spend_cny", "spend"),
     ("kpi_cac_weekly", "cac_cny", "cac"),
-    ("kpi_repurchase_weekly", "repurchase_rate_90d", "repurchase_90d"),
+    ("kpi_repurchase_weekly", "repurchase_rate", "repurchase_90d"),
+    ("kpi_smb_repurchase_weekly", "repurchase_rate", "smb_repurchase_90d"),
     ("kpi_logistics_weekly", "logistics_cost_share", "logistics_cost_share"),
     ("kpi_logistics_weekly", "on_time_delivery_rate", "on_time_delivery"),
+    ("kpi_smart_device_60plus_weekly", "smart_device_penetration",
+     "smart_device_penetration_60plus"),
 ])
 def test_weekly_kpi_matches_the_simulators_truth(built, spark, mart, column, truth):
-    rows = {r.iso_week_label: r[column] for r in spark.table(f"marts.{mart}").collect()}
+    rows = {k: r[column] for k, r in _all_scope(spark, mart).items()}
     for w in built["manifest"]["truth"]["weekly"]:
         got, want = rows[w["week"]], w[truth]
         if want is None:
@@ -72,3 +114,24 @@ def test_weekly_kpi_matches_the_simulators_truth(built, spark, mart, column, tru
             assert float(got) == pytest.approx(round(want, 2), abs=0.005), w["week"]
         else:
             assert float(got) == pytest.approx(want, rel=1e-12, abs=1e-12), w["week"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("category", ["3c_appliances", "beauty"])
+def test_sku_overlap_matches_the_simulators_truth(built, spark, category):
+    rows = {r.iso_week_label: r.sku_overlap_rate for r in spark.table(
+        "marts.kpi_sku_overlap_weekly").where(f"scope_value = '{category}'").collect()}
+    for w in built["manifest"]["truth"]["weekly"]:
+        assert rows[w["week"]] == pytest.approx(w[f"sku_overlap_{category}"], rel=1e-12)
+
+
+@pytest.mark.integration
+def test_first_year_survival_matches_the_simulators_truth(built, spark):
+    mart = {str(r.cohort_month)[:7]: r for r in spark.table(
+        "marts.kpi_merchant_survival_monthly").where("is_covered").collect()}
+    truth = built["manifest"]["truth"]["first_year_survival"]
+    assert truth, "the small demo must cover at least one cohort's first year"
+    assert set(mart) == {t["cohort_month"] for t in truth}
+    for t in truth:
+        row = mart[t["cohort_month"]]
+        assert (row.numerator, row.denominator) == (t["survivors"], t["merchants"])

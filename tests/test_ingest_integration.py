@@ -36,6 +36,25 @@ def test_row_accounting_holds_for_every_table(small_lake, spark, config):
         assert a["inserted"] == silver_rows, entity
 
 
+def test_history_tables_keep_every_accepted_version(small_lake, spark, config):
+    """users/merchants/skus/categories_history hold each clean (key, version) exactly once:
+    landed records less the injected defects and duplicates, whatever the batching was."""
+    manifest = small_lake["manifest"]
+    defects = Counter(d["entity"] for d in manifest["defects"])
+    dups = Counter(d["entity"] for d in manifest["duplicates"])
+    for entity, c in contracts().items():
+        if not c.history:
+            continue
+        history = spark.table(config.table("silver", f"{entity}_history"))
+        want = manifest["records"][entity] - defects[entity] - dups[entity]
+        assert history.count() == want, entity
+        assert history.select(*c.key, c.version).distinct().count() == want, entity
+        latest = history.groupBy(*c.key).agg(F.max(c.version).alias(c.version))
+        silver = spark.table(config.table("silver", entity)).select(*c.key, c.version)
+        assert latest.exceptAll(silver).count() == 0, entity
+        assert silver.exceptAll(latest).count() == 0, entity
+
+
 def test_bronze_holds_every_landed_record(small_lake, spark, config):
     manifest = small_lake["manifest"]
     for entity, n in manifest["records"].items():
@@ -172,12 +191,16 @@ def test_references_not_in_silver_yet_are_flagged(small_lake, spark, config):
 
 
 def test_retention_deletes_only_old_files_that_bronze_has(small_lake, spark, config, tmp_path):
+    """On a copy of one entity's landing folder, so the session's landing zone stays whole."""
     import os
+    import shutil
     from dataclasses import replace
 
     from lanhai.jobs.ingest import apply_retention
 
-    spend_files = sorted((config.landing / "marketing" / "spend").rglob("*.csv"))
+    landing = tmp_path / "landing"
+    shutil.copytree(config.landing / "marketing" / "spend", landing / "marketing" / "spend")
+    spend_files = sorted((landing / "marketing" / "spend").rglob("*.csv"))
     taken, fresh = spend_files[0], spend_files[1]
     stranger = taken.parent / "part-99999.csv"  # landed, never ingested
     stranger.write_text(taken.read_text(encoding="utf-8"), encoding="utf-8")
@@ -186,11 +209,12 @@ def test_retention_deletes_only_old_files_that_bronze_has(small_lake, spark, con
     os.utime(taken, (now - old, now - old))
     os.utime(stranger, (now - old, now - old))
     os.utime(fresh, (now, now))
-    keep_all = apply_retention(config, now=now)
+    copy = replace(config, paths={**config.paths, "landing": landing})
+    keep_all = apply_retention(copy, now=now)
     assert keep_all == {"retention_days": 0, "deleted": 0}
-    cfg = replace(config, raw={**config.raw, "landing": {"retention_days": 5}})
-    result = apply_retention(cfg, now=now)
+    result = apply_retention(replace(copy, raw={**config.raw, "landing": {"retention_days": 5}}),
+                             now=now)
     assert result["deleted"] >= 1
     assert not taken.exists()
     assert stranger.exists() and fresh.exists()
-    stranger.unlink()
+    assert (config.landing / taken.relative_to(landing)).exists()

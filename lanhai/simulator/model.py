@@ -240,6 +240,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     grow_day = np.where(grow, rng.integers(0, days, n_m), -1)
     grow &= grow_day > np.maximum(m_onboard, 0)
     grow &= grow_day < m_close
+    grow_day = np.where(grow, grow_day, -1)  # only merchants that really grew have a day
 
     # --- SKUs: each SPU sold by one or more merchants of its category --------------------
     sku_spu, sku_m = [], []

@@ -1,16 +1,25 @@
--- Paid order lines with their ISO week and product attributes: the base of every GMV KPI.
--- Product attributes are the current ones for now; SCD2 history replaces them (issue 3).
+-- Paid order lines with their ISO week and every scope attribute as it was when the order was
+-- paid (SCD2 versions): the base of the GMV-type KPIs. Age-based segments use the age in the
+-- paid week (year of the week's last day - birth year).
 with lines as (
     select * from {{ ref('fct_order_items') }}
     where is_paid
 ),
 
-skus as (
-    select * from {{ ref('stg_product__skus') }}
-),
-
 dates as (
     select * from {{ ref('dim_date') }}
+),
+
+users as (
+    select * from {{ ref('dim_users') }}
+),
+
+merchants as (
+    select * from {{ ref('dim_merchants') }}
+),
+
+products as (
+    select * from {{ ref('dim_products') }}
 ),
 
 joined as (
@@ -22,18 +31,30 @@ joined as (
         lines.merchant_id,
         lines.channel,
         lines.channel in ('live_stream', 'kol', 'community_group') as is_emerging_channel,
+        lines.paid_at,
         lines.paid_date,
         dates.iso_week_label,
-        skus.spu_id,
-        skus.category_l1,
-        skus.category_l2,
-        skus.is_nonstandard,
-        skus.pilot_category,
+        dates.week_end_date,
+        products.spu_id,
+        products.category_l1,
+        products.category_l2,
+        coalesce(products.is_nonstandard, false) as is_nonstandard,
+        products.pilot_category,
+        coalesce(products.is_smart_device, false) as is_smart_device,
+        merchants.merchant_size,
+        users.city_tier,
+        coalesce(users.is_gen_z, false) as is_gen_z,
+        coalesce(year(dates.week_end_date) - users.birth_year >= 60, false) as is_60_plus,
+        coalesce(users.is_gen_z and users.is_pet_owner, false) as is_gen_z_pet_owner,
+        coalesce(users.is_lower_tier_city, false) as is_lower_tier_city,
         lines.qty,
-        lines.line_gmv_cny
+        lines.line_gmv_cny,
+        lines.line_cogs_cny
     from lines
     inner join dates on lines.paid_date = dates.date_day
-    left join skus on lines.sku_id = skus.sku_id
+    left join users on lines.user_version_key = users.user_version_key
+    left join merchants on lines.merchant_version_key = merchants.merchant_version_key
+    left join products on lines.product_version_key = products.product_version_key
 )
 
 select * from joined

@@ -4,12 +4,7 @@ with source as (
 
 renamed as (
     select
-        category_l2,
-        category_l1,
-        name_zh,
-        name_en,
-        is_smart_device,
-        updated_at
+        {{ staging_columns('categories') }}
     from source
 )
 

@@ -4,15 +4,7 @@ with source as (
 
 renamed as (
     select
-        merchant_id,
-        merchant_name,
-        size as merchant_size,
-        onboarded_at as onboarded_date,
-        closed_at as closed_date,
-        is_cross_border,
-        home_currency,
-        city,
-        updated_at
+        {{ staging_columns('merchants') }}
     from source
 )
 

@@ -4,18 +4,7 @@ with source as (
 
 renamed as (
     select
-        user_id,
-        registered_at,
-        birth_year,
-        gender,
-        city,
-        city_tier,
-        acquisition_channel,
-        is_pet_owner,
-        phone as phone_token,
-        id_card_no as id_card_token,
-        email as email_token,
-        updated_at
+        {{ staging_columns('users') }}
     from source
 )
 

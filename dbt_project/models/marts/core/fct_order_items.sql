@@ -1,9 +1,23 @@
+-- One row per order line (paid or not), with the dimension versions in effect when the order
+-- was paid (created, while unpaid): the keys of dim_users, dim_merchants and dim_products.
 with items as (
     select * from {{ ref('stg_transaction__order_items') }}
 ),
 
 orders as (
     select * from {{ ref('stg_transaction__orders') }}
+),
+
+users as (
+    select * from {{ ref('dim_users') }}
+),
+
+merchants as (
+    select * from {{ ref('dim_merchants') }}
+),
+
+products as (
+    select * from {{ ref('dim_products') }}
 ),
 
 joined as (
@@ -18,6 +32,7 @@ joined as (
         orders.paid_at,
         to_date(orders.paid_at) as paid_date,
         orders.paid_at is not null as is_paid,
+        coalesce(orders.paid_at, orders.created_at) as effective_at,
         items.qty,
         items.currency,
         items.unit_price_local,
@@ -27,6 +42,44 @@ joined as (
         items.line_gmv_cny
     from items
     inner join orders on items.order_id = orders.order_id
+),
+
+final as (
+    select
+        joined.order_id,
+        joined.line_no,
+        joined.sku_id,
+        joined.user_id,
+        joined.merchant_id,
+        users.user_version_key,
+        merchants.merchant_version_key,
+        products.product_version_key,
+        joined.channel,
+        joined.order_status,
+        joined.paid_at,
+        joined.paid_date,
+        joined.is_paid,
+        joined.qty,
+        joined.currency,
+        joined.unit_price_local,
+        joined.discount_local,
+        joined.line_amount_local,
+        joined.fx_rate_to_cny,
+        joined.line_gmv_cny,
+        cast(joined.qty * products.unit_cost_cny as decimal(18, 2)) as line_cogs_cny
+    from joined
+    left join users
+        on
+            joined.user_id = users.user_id
+            and {{ as_of('users', 'joined.effective_at') }}
+    left join merchants
+        on
+            joined.merchant_id = merchants.merchant_id
+            and {{ as_of('merchants', 'joined.effective_at') }}
+    left join products
+        on
+            joined.sku_id = products.sku_id
+            and {{ as_of('products', 'joined.effective_at') }}
 )
 
-select * from joined
+select * from final

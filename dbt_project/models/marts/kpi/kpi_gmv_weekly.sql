@@ -1,6 +1,13 @@
--- GMV, net sales, paid orders and AOV per ISO week (Asia/Shanghai), as ../shared/PLAN.md defines.
+-- GMV, paid orders, AOV and COGS per ISO week (Asia/Shanghai) and scope; refunds and net sales
+-- (GMV - refunds, refunds in the week of refunded_at at the paid date's rate) for the scopes an
+-- order has as a whole (all, segment, city tier, channel, merchant size), null for product
+-- scopes (a refund is not split by line).
 with lines as (
-    select * from {{ ref('int_order_items_paid') }}
+    select * from {{ ref('int_order_items_scoped') }}
+),
+
+orders as (
+    select * from {{ ref('int_orders_scoped') }}
 ),
 
 refunds as (
@@ -11,22 +18,28 @@ dates as (
     select * from {{ ref('dim_date') }}
 ),
 
-gmv_by_week as (
+gmv as (
     select
         iso_week_label,
+        scope_type,
+        scope_value,
         sum(line_gmv_cny) as gmv_cny,
+        sum(line_cogs_cny) as cogs_cny,
         count(distinct order_id) as paid_orders
     from lines
-    group by iso_week_label
+    group by iso_week_label, scope_type, scope_value
 ),
 
-refunds_by_week as (
+refunded as (
     select
         dates.iso_week_label,
+        orders.scope_type,
+        orders.scope_value,
         sum(refunds.refund_cny) as refunds_cny
     from refunds
+    inner join orders on refunds.order_id = orders.order_id
     inner join dates on refunds.refunded_date = dates.date_day
-    group by dates.iso_week_label
+    group by dates.iso_week_label, orders.scope_type, orders.scope_value
 ),
 
 weeks as (
@@ -38,25 +51,54 @@ weeks as (
     group by iso_week_label
 ),
 
+keys as (
+    select
+        iso_week_label,
+        scope_type,
+        scope_value
+    from gmv
+    union
+    select
+        iso_week_label,
+        scope_type,
+        scope_value
+    from refunded
+),
+
 final as (
     select
-        weeks.iso_week_label,
+        keys.iso_week_label,
         weeks.week_start_date,
         weeks.week_end_date,
-        cast(coalesce(gmv_by_week.gmv_cny, 0) as decimal(18, 2)) as gmv_cny,
-        cast(coalesce(refunds_by_week.refunds_cny, 0) as decimal(18, 2)) as refunds_cny,
-        cast(
-            coalesce(gmv_by_week.gmv_cny, 0) - coalesce(refunds_by_week.refunds_cny, 0)
-            as decimal(18, 2)
-        ) as net_sales_cny,
-        coalesce(gmv_by_week.paid_orders, 0) as paid_orders,
-        cast(
-            gmv_by_week.gmv_cny / nullif(gmv_by_week.paid_orders, 0) as decimal(18, 2)
-        ) as aov_cny
-    from weeks
-    left join gmv_by_week on weeks.iso_week_label = gmv_by_week.iso_week_label
-    left join refunds_by_week on weeks.iso_week_label = refunds_by_week.iso_week_label
-    where gmv_by_week.iso_week_label is not null or refunds_by_week.iso_week_label is not null
+        keys.scope_type,
+        keys.scope_value,
+        cast(coalesce(gmv.gmv_cny, 0) as decimal(18, 2)) as gmv_cny,
+        case
+            when keys.scope_type not in ('category', 'pilot_category')
+                then cast(coalesce(refunded.refunds_cny, 0) as decimal(18, 2))
+        end as refunds_cny,
+        case
+            when keys.scope_type not in ('category', 'pilot_category')
+                then cast(
+                    coalesce(gmv.gmv_cny, 0) - coalesce(refunded.refunds_cny, 0)
+                    as decimal(18, 2)
+                )
+        end as net_sales_cny,
+        coalesce(gmv.paid_orders, 0) as paid_orders,
+        cast(gmv.gmv_cny / nullif(gmv.paid_orders, 0) as decimal(18, 2)) as aov_cny,
+        cast(coalesce(gmv.cogs_cny, 0) as decimal(18, 2)) as cogs_cny
+    from keys
+    inner join weeks on keys.iso_week_label = weeks.iso_week_label
+    left join gmv
+        on
+            keys.iso_week_label = gmv.iso_week_label
+            and keys.scope_type = gmv.scope_type
+            and keys.scope_value = gmv.scope_value
+    left join refunded
+        on
+            keys.iso_week_label = refunded.iso_week_label
+            and keys.scope_type = refunded.scope_type
+            and keys.scope_value = refunded.scope_value
 )
 
 select * from final

@@ -1,76 +1,98 @@
--- Logistics per ISO week: cost share (cost of shipments shipped in the week / GMV of their
--- orders, each order once, in its first shipment's week) and on-time delivery (shipments
--- delivered in the week by their promised time / shipments delivered in the week).
+-- Logistics per ISO week and order-level scope: cost share (cost of shipments shipped in the
+-- week / GMV of their orders, each order once, in its first shipment's week) and on-time
+-- delivery (shipments delivered in the week by their promised time / shipments delivered).
 with shipments as (
-    select * from {{ ref('stg_logistics__shipments') }}
+    select * from {{ ref('fct_shipments') }}
 ),
 
 orders as (
-    select * from {{ ref('fct_orders') }}
+    select * from {{ ref('int_orders_scoped') }}
+),
+
+dates as (
+    select * from {{ ref('dim_date') }}
 ),
 
 weeks as (
     select * from {{ ref('int_weeks_covered') }}
 ),
 
-first_shipments as (
+scoped as (
     select
-        order_id,
-        to_date(min(shipped_at)) as first_shipped_date
+        shipments.*,
+        orders.scope_type,
+        orders.scope_value,
+        orders.order_gmv_cny,
+        shipped.iso_week_label as shipped_week,
+        delivered.iso_week_label as delivered_week
     from shipments
-    group by order_id
+    inner join orders on shipments.order_id = orders.order_id
+    inner join dates as shipped on shipments.shipped_date = shipped.date_day
+    left join dates as delivered on shipments.delivered_date = delivered.date_day
 ),
 
-cost_by_week as (
+shipped as (
     select
-        weeks.iso_week_label,
-        sum(shipments.logistics_cost_cny) as logistics_cost_cny
-    from shipments
-    inner join weeks
-        on to_date(shipments.shipped_at) between weeks.week_start_date and weeks.week_end_date
-    group by weeks.iso_week_label
+        shipped_week as iso_week_label,
+        scope_type,
+        scope_value,
+        sum(logistics_cost_cny) as logistics_cost_cny,
+        sum(case when is_first_shipment then order_gmv_cny else 0 end) as shipped_gmv_cny
+    from scoped
+    group by shipped_week, scope_type, scope_value
 ),
 
-gmv_by_week as (
+delivered as (
     select
-        weeks.iso_week_label,
-        sum(orders.order_gmv_cny) as shipped_gmv_cny
-    from first_shipments
-    inner join orders on first_shipments.order_id = orders.order_id
-    inner join weeks
-        on first_shipments.first_shipped_date between weeks.week_start_date and weeks.week_end_date
-    group by weeks.iso_week_label
-),
-
-delivered_by_week as (
-    select
-        weeks.iso_week_label,
-        count_if(shipments.delivered_at <= shipments.promised_at) as on_time_shipments,
+        delivered_week as iso_week_label,
+        scope_type,
+        scope_value,
+        count_if(is_on_time) as on_time_shipments,
         count(*) as delivered_shipments
-    from shipments
-    inner join weeks
-        on to_date(shipments.delivered_at) between weeks.week_start_date and weeks.week_end_date
-    group by weeks.iso_week_label
+    from scoped
+    where is_delivered
+    group by delivered_week, scope_type, scope_value
+),
+
+keys as (
+    select
+        iso_week_label,
+        scope_type,
+        scope_value
+    from shipped
+    union
+    select
+        iso_week_label,
+        scope_type,
+        scope_value
+    from delivered
 ),
 
 final as (
     select
-        weeks.iso_week_label,
-        cast(coalesce(cost_by_week.logistics_cost_cny, 0) as decimal(18, 2))
-            as logistics_cost_cny,
-        cast(coalesce(gmv_by_week.shipped_gmv_cny, 0) as decimal(18, 2)) as shipped_gmv_cny,
-        cast(cost_by_week.logistics_cost_cny as double)
-        / nullif(cast(gmv_by_week.shipped_gmv_cny as double), 0) as logistics_cost_share,
-        coalesce(delivered_by_week.on_time_shipments, 0) as on_time_shipments,
-        coalesce(delivered_by_week.delivered_shipments, 0) as delivered_shipments,
-        cast(
-            delivered_by_week.on_time_shipments / nullif(delivered_by_week.delivered_shipments, 0)
-            as double
-        ) as on_time_delivery_rate
-    from weeks
-    left join cost_by_week on weeks.iso_week_label = cost_by_week.iso_week_label
-    left join gmv_by_week on weeks.iso_week_label = gmv_by_week.iso_week_label
-    left join delivered_by_week on weeks.iso_week_label = delivered_by_week.iso_week_label
+        keys.iso_week_label,
+        keys.scope_type,
+        keys.scope_value,
+        cast(coalesce(shipped.logistics_cost_cny, 0) as decimal(18, 2)) as logistics_cost_cny,
+        cast(coalesce(shipped.shipped_gmv_cny, 0) as decimal(18, 2)) as shipped_gmv_cny,
+        cast(shipped.logistics_cost_cny as double)
+        / nullif(cast(shipped.shipped_gmv_cny as double), 0) as logistics_cost_share,
+        coalesce(delivered.on_time_shipments, 0) as on_time_shipments,
+        coalesce(delivered.delivered_shipments, 0) as delivered_shipments,
+        cast(delivered.on_time_shipments / nullif(delivered.delivered_shipments, 0) as double)
+            as on_time_delivery_rate
+    from keys
+    inner join weeks on keys.iso_week_label = weeks.iso_week_label
+    left join shipped
+        on
+            keys.iso_week_label = shipped.iso_week_label
+            and keys.scope_type = shipped.scope_type
+            and keys.scope_value = shipped.scope_value
+    left join delivered
+        on
+            keys.iso_week_label = delivered.iso_week_label
+            and keys.scope_type = delivered.scope_type
+            and keys.scope_value = delivered.scope_value
 )
 
 select * from final

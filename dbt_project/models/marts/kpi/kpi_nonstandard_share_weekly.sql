@@ -1,2 +1,3 @@
--- Non-standard GMV share per ISO week: GMV of items whose product is non-standard / GMV.
+-- Non-standard GMV share per ISO week and scope: GMV of items whose product is non-standard
+-- (as it was when paid) / GMV.
 {{ gmv_share_by_week('is_nonstandard', 'nonstandard_share') }}

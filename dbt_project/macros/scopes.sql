@@ -1,0 +1,29 @@
+{#
+  The scopes the plan talks about, as an array of (scope_type, scope_value) for one row:
+  "all", plus one per scope dimension the row has a value for. Exploding it gives a KPI by
+  every scope with one GROUP BY. `line_level` adds the product scopes (category, pilot
+  category), which belong to a line rather than to an order.
+#}
+{% macro scope_array(line_level=true) %}
+filter(
+    array(
+        named_struct('scope_type', 'all', 'scope_value', 'all'),
+        {%- if line_level %}
+        named_struct('scope_type', 'category', 'scope_value', category_l1),
+        named_struct('scope_type', 'pilot_category', 'scope_value', pilot_category),
+        {%- endif %}
+        named_struct('scope_type', 'segment', 'scope_value', if(is_gen_z, 'gen_z', null)),
+        named_struct('scope_type', 'segment', 'scope_value', if(is_60_plus, 'silver_60_plus', null)),
+        named_struct(
+            'scope_type', 'segment', 'scope_value', if(is_gen_z_pet_owner, 'gen_z_pet_owner', null)
+        ),
+        named_struct(
+            'scope_type', 'segment', 'scope_value', if(is_lower_tier_city, 'lower_tier_city', null)
+        ),
+        named_struct('scope_type', 'city_tier', 'scope_value', city_tier),
+        named_struct('scope_type', 'channel', 'scope_value', channel),
+        named_struct('scope_type', 'merchant_size', 'scope_value', merchant_size)
+    ),
+    s -> s.scope_value is not null
+)
+{% endmacro %}

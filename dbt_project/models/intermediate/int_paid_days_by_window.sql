@@ -1,0 +1,87 @@
+-- Each customer's paid order days spread to the Sundays whose 90-day window holds them, with
+-- the scopes as they were at the end of that Sunday (the date a windowed KPI is keyed by):
+-- the user's segments and city tier, the merchant's size, the product's category and pilot
+-- category, and the order's channel. The base of the repurchase rates (an equi-join per
+-- window instead of a range join).
+with lines as (
+    select distinct
+        user_id,
+        merchant_id,
+        sku_id,
+        channel,
+        paid_date
+    from {{ ref('fct_order_items') }}
+    where is_paid
+),
+
+spread as (
+    select
+        lines.*,
+        {{ windows_holding('paid_date', 90) }} as window_end_date
+    from lines
+),
+
+keyed as (
+    select
+        spread.*,
+        {{ end_of_day('spread.window_end_date') }} as window_end_at
+    from spread
+),
+
+users as (
+    select * from {{ ref('dim_users') }}
+),
+
+merchants as (
+    select * from {{ ref('dim_merchants') }}
+),
+
+products as (
+    select * from {{ ref('dim_products') }}
+),
+
+attributed as (
+    select
+        keyed.window_end_date,
+        keyed.user_id,
+        keyed.merchant_id,
+        keyed.paid_date,
+        keyed.channel,
+        products.category_l1,
+        products.pilot_category,
+        merchants.merchant_size,
+        users.city_tier,
+        coalesce(users.is_gen_z, false) as is_gen_z,
+        coalesce(year(keyed.window_end_date) - users.birth_year >= 60, false) as is_60_plus,
+        coalesce(users.is_gen_z and users.is_pet_owner, false) as is_gen_z_pet_owner,
+        coalesce(users.is_lower_tier_city, false) as is_lower_tier_city
+    from keyed
+    left join users
+        on keyed.user_id = users.user_id and {{ as_of('users', 'keyed.window_end_at') }}
+    left join merchants
+        on
+            keyed.merchant_id = merchants.merchant_id
+            and {{ as_of('merchants', 'keyed.window_end_at') }}
+    left join products
+        on keyed.sku_id = products.sku_id and {{ as_of('products', 'keyed.window_end_at') }}
+),
+
+exploded as (
+    select
+        attributed.*,
+        explode({{ scope_array(line_level=true) }}) as scope
+    from attributed
+),
+
+final as (
+    select distinct
+        exploded.window_end_date,
+        scope.scope_type,
+        scope.scope_value,
+        exploded.user_id,
+        exploded.merchant_id,
+        exploded.paid_date
+    from exploded
+)
+
+select * from final

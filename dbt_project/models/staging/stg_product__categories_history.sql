@@ -1,0 +1,11 @@
+with source as (
+    select * from {{ source('product', 'categories_history') }}
+),
+
+renamed as (
+    select
+        {{ staging_columns('categories') }}
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,11 @@
+with source as (
+    select * from {{ source('user', 'users_history') }}
+),
+
+renamed as (
+    select
+        {{ staging_columns('users') }}
+    from source
+)
+
+select * from renamed
