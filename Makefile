@@ -9,7 +9,7 @@ export SPARK_LOCAL_IP := 127.0.0.1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: setup system venv jars demo test lint unit integration bench lock clean
+.PHONY: setup system venv jars demo test lint unit integration bench lock clean airflow airflow-stop
 
 setup: system venv jars  ## everything a new machine needs
 
@@ -43,6 +43,12 @@ unit:
 
 test: setup lint  ## lint, then every test
 	$(BIN)/pytest -q
+
+airflow: setup  ## Airflow on http://127.0.0.1:8080 (user admin; password generated or $$LANHAI_AIRFLOW_PASSWORD)
+	$(BIN)/lanhai airflow-up
+
+airflow-stop:  ## stop the Airflow services by PID
+	$(BIN)/lanhai airflow-down
 
 bench: setup  ## simulator and ingest rows/s at small and medium
 	$(BIN)/python bench/run.py

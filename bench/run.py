@@ -1,7 +1,10 @@
-"""Benchmarks: simulator records/s and ingest rows/s at each scale (`make bench`).
+"""Benchmarks at each scale (`make bench`): simulator records/s, ingest rows/s, `dbt build`,
+and the incremental dbt run for one more simulated day against a full refresh.
 
 Each scale runs in its own process and data folder (one catalog per Spark JVM), from an empty
-lake. Results are printed and written to bench/results/<timestamp>.json.
+lake: simulate; ingest everything but the last day; `dbt build`; land the last day, ingest it,
+`dbt build` incrementally; then `dbt build --full-refresh`. Results are printed and written to
+bench/results/<timestamp>.json.
 """
 
 from __future__ import annotations
@@ -18,46 +21,68 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _timed(fn, *args):
+    t = time.perf_counter()
+    out = fn(*args)
+    return out, round(time.perf_counter() - t, 1)
+
+
 def one(scale: str) -> dict:
-    """Simulate and ingest one scale in this process; return its figures."""
+    """Simulate, ingest and build the marts at one scale in this process; return figures."""
+    import shutil
+    from datetime import timedelta
+
     from lanhai.config import load_config
+    from lanhai.dbt import run_dbt
     from lanhai.jobs.ingest import run_job
     from lanhai.simulator import simulate
+    from lanhai.spark import get_spark
 
     config = load_config()
     sim = config.raw["simulator"]
-    t = time.perf_counter()
-    result = simulate(config.landing, config.path("simulator"),
-                      start=date.fromisoformat(sim["start"]), days=sim["days"], scale=scale,
-                      seed=sim["seed"], defects=sim["defects"])
-    gen_s = time.perf_counter() - t
-    t = time.perf_counter()
-    from lanhai.spark import get_spark
-
-    get_spark(config)
-    session_s = time.perf_counter() - t
-    t = time.perf_counter()
-    bronze = run_job("bronze", config)
-    bronze_s = time.perf_counter() - t
-    t = time.perf_counter()
-    silver = run_job("silver", config)
-    silver_s = time.perf_counter() - t
-    t = time.perf_counter()
-    again = run_job("ingest", config)
-    noop_s = time.perf_counter() - t
+    start = date.fromisoformat(sim["start"])
+    result, gen_s = _timed(lambda: simulate(
+        config.landing, config.path("simulator"), start=start, days=sim["days"], scale=scale,
+        seed=sim["seed"], defects=sim["defects"]))
+    last_day = (start + timedelta(days=sim["days"] - 1)).isoformat()
+    held = config.data_dir / "held_back"
+    last_files = sorted(config.landing.glob(f"*/*/dt={last_day}/*"))
+    for f in last_files:
+        dest = held / f.relative_to(config.landing)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(f, dest)
+    _, session_s = _timed(get_spark, config)
+    bronze, bronze_s = _timed(run_job, "bronze", config)
+    silver, silver_s = _timed(run_job, "silver", config)
+    again, noop_s = _timed(run_job, "ingest", config)
+    ok, dbt_s = _timed(run_dbt, config, ["build"])
+    assert ok, "dbt build failed"
+    for f in last_files:
+        shutil.move(held / f.relative_to(config.landing), f)
+    _, day_ingest_s = _timed(run_job, "ingest", config)
+    ok, incremental_s = _timed(run_dbt, config, ["build"])
+    assert ok, "incremental dbt build failed"
+    ok, full_s = _timed(run_dbt, config, ["build", "--full-refresh"])
+    assert ok, "dbt build --full-refresh failed"
     rows = result.rows
+    ingested = sum(r.get("rows", 0) for r in bronze["bronze"])
     return {
         "scale": scale, "records": rows, "files": result.files,
         "orders": result.manifest["calibration"]["paid_orders"],
-        "simulate_s": round(gen_s, 1), "simulate_records_per_s": round(rows / gen_s),
-        "spark_session_s": round(session_s, 1),
-        "bronze_s": round(bronze_s, 1), "bronze_rows_per_s": round(rows / bronze_s),
-        "silver_s": round(silver_s, 1), "silver_rows_per_s": round(rows / silver_s),
-        "ingest_rows_per_s": round(rows / (bronze_s + silver_s)),
-        "noop_rerun_s": round(noop_s, 1),
-        "bronze_rows": sum(r.get("rows", 0) for r in bronze["bronze"]),
+        "simulate_s": gen_s, "simulate_records_per_s": round(rows / gen_s),
+        "spark_session_s": session_s,
+        "bronze_s": bronze_s, "bronze_rows_per_s": round(ingested / bronze_s),
+        "silver_s": silver_s, "silver_rows_per_s": round(ingested / silver_s),
+        "ingest_rows_per_s": round(ingested / (bronze_s + silver_s)),
+        "noop_rerun_s": noop_s,
+        "bronze_rows": ingested,
         "silver_landed": sum(r.get("landed", 0) for r in silver["silver"]),
         "rerun_landed": sum(r.get("landed", 0) for r in again["silver"]),
+        "dbt_build_s": dbt_s,
+        "one_day_ingest_s": day_ingest_s,
+        "dbt_incremental_one_day_s": incremental_s,
+        "dbt_full_refresh_s": full_s,
+        "incremental_to_full_ratio": round(incremental_s / full_s, 2),
     }
 
 

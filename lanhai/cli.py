@@ -97,6 +97,72 @@ def dbt(ctx: typer.Context, profile: Profile = None) -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def review(
+    week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2025-W23 (default: the "
+                                                  "latest complete week)")] = None,
+    profile: Profile = None,
+) -> None:
+    """Print a week's KPIs against the plan's targets, from marts.mart_weekly_review."""
+    from lanhai.spark import get_spark
+    from lanhai.summary import print_latest_week
+
+    config = load_config(profile)
+    print_latest_week(get_spark(config), config, console, week=week)
+
+
+@app.command("airflow-setup")
+def airflow_setup(profile: Profile = None) -> None:
+    """Airflow's metadata DB, the `spark` pool, the dbt manifest, the admin's password."""
+    from lanhai import airflow_env
+
+    config = load_config(profile)
+    airflow_env.setup(config)
+    console.print(f"Airflow set up under {config.path('airflow')}")
+
+
+@app.command("airflow-up")
+def airflow_up(
+    port: Annotated[int, typer.Option(help="UI/API port on 127.0.0.1")] = 8080,
+    profile: Profile = None,
+) -> None:
+    """Start Airflow (API server + UI, scheduler, DAG processor, triggerer) in the background."""
+    from lanhai import airflow_env
+
+    config = load_config(profile)
+    airflow_env.setup(config)
+    pids = airflow_env.up(config, port)
+    console.print(f"Airflow is up on http://127.0.0.1:{port} (user admin, password in "
+                  f"{config.path('airflow') / 'passwords.json'}); PIDs {pids}. "
+                  "Stop it with `lanhai airflow-down`.")
+
+
+@app.command("airflow-down")
+def airflow_down(profile: Profile = None) -> None:
+    """Stop the Airflow services started by airflow-up, by PID."""
+    from lanhai import airflow_env
+
+    console.print(f"stopped {airflow_env.down(load_config(profile))}")
+
+
+@app.command("airflow", context_settings={"allow_extra_args": True,
+                                          "ignore_unknown_options": True})
+def airflow_cli(ctx: typer.Context, profile: Profile = None) -> None:
+    """Run the airflow CLI in the project's Airflow environment, e.g. `lanhai airflow dags list`."""
+    from lanhai import airflow_env
+
+    proc = airflow_env.run(load_config(profile), list(ctx.args), check=False)
+    raise typer.Exit(proc.returncode)
+
+
+@app.command("dbt-manifest")
+def dbt_manifest(profile: Profile = None) -> None:
+    """Build dbt's manifest (dbt parse, no Spark) for the Airflow transform DAG."""
+    from lanhai.dbt import build_manifest
+
+    console.print(f"wrote {build_manifest(load_config(profile))}")
+
+
 @app.command("dbt-sources")
 def dbt_sources() -> None:
     """Regenerate dbt's generated files: _sources.yml (schemas/) and the KPI seeds (conf/)."""

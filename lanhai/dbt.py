@@ -179,3 +179,20 @@ def seed_texts() -> dict[Path, str]:
           x.get("low"), x.get("high"), x.get("baseline"), x.get("plan", "")]
          for x in t["targets"]])
     return {SEEDS / "kpi_catalogue.csv": catalogue, SEEDS / "kpi_targets.csv": targets}
+
+
+def build_manifest(config: Config) -> Path:
+    """`dbt parse` without Spark: the manifest the Airflow transform DAG renders its tasks from
+    (so that parsing a DAG file runs no dbt). Returns the manifest's path."""
+    from dbt.cli.main import dbtRunner
+
+    profiles_dir = write_profiles(config)
+    target = config.path("dbt")
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+    result = dbtRunner().invoke(["parse", "--project-dir", str(DBT_DIR), "--profiles-dir",
+                                 str(profiles_dir), "--target-path", str(target / "target"),
+                                 "--log-path", str(target / "logs"), "--no-version-check",
+                                 "--quiet"])
+    if not result.success:
+        raise RuntimeError(f"dbt parse failed: {result.exception}")
+    return target / "target" / "manifest.json"

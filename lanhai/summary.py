@@ -53,21 +53,69 @@ def print_summary(spark: SparkSession, config: Config, console: Console) -> None
         console.print(t)
 
 
-def print_latest_week(spark: SparkSession, config: Config, console: Console) -> None:
-    """Print the latest complete week's GMV KPIs and the week before."""
-    mart = f"{config.db('marts')}.kpi_gmv_weekly"
-    rows = spark.sql(
-        f"select * from {mart} where week_end_date <= (select max(to_date(paid_at)) from "
-        f"{config.table('silver', 'orders')}) order by iso_week_label desc limit 2").collect()
-    if not rows:
+RAG_STYLE = {"green": "[green]● green[/green]", "amber": "[yellow]● amber[/yellow]",
+             "red": "[red]● red[/red]"}
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A KPI value as people read it: 34.9%, 1,234.56, 1,234, 3.21."""
+    if value is None:
+        return "–"
+    if unit == "rate":
+        return f"{value * 100:.1f}%"
+    if unit == "pct":
+        return f"{value:.1f}%"
+    if unit == "cny":
+        return f"{value:,.2f}"
+    if unit == "count":
+        return f"{value:,.0f}"
+    return f"{value:.2f}"
+
+
+def format_change(change: float | None, unit: str) -> str:
+    if change is None:
+        return ""
+    if unit in ("rate", "pct"):
+        return f"{change:+.1f} pp"
+    return ("+" if change >= 0 else "") + format_value(change, unit)
+
+
+def latest_complete_week(spark: SparkSession, config: Config) -> str | None:
+    row = spark.sql(f"select max(iso_week_label) as w from {config.db('marts')}"
+                    f".mart_weekly_review where is_complete_week").first()
+    return row.w if row else None
+
+
+def print_latest_week(spark: SparkSession, config: Config, console: Console,
+                      week: str | None = None) -> None:
+    """Print a week's review (the latest complete week by default): every KPI at scope "all"
+    and every KPI and scope the plan sets a target for, with the change and RAG."""
+    week = week or latest_complete_week(spark, config)
+    if not week:
         console.print("no complete week in the marts yet")
         return
-    t = Table(title=f"Week {rows[0].iso_week_label} ({rows[0].week_start_date} to "
-                    f"{rows[0].week_end_date})", title_justify="left")
-    for c in ("KPI", "this week", "previous week"):
-        t.add_column(c, justify="left" if c == "KPI" else "right")
-    prev = rows[1] if len(rows) > 1 else None
-    for label, col in (("GMV (CNY)", "gmv_cny"), ("net sales (CNY)", "net_sales_cny"),
-                       ("paid orders", "paid_orders"), ("AOV (CNY)", "aov_cny")):
-        t.add_row(label, f"{rows[0][col]:,}", f"{prev[col]:,}" if prev else "")
+    rows = spark.sql(
+        f"select * from {config.db('marts')}.mart_weekly_review where iso_week_label = '{week}' "
+        f"and (scope_type = 'all' or direction is not null) order by kpi, scope_type, "
+        f"scope_value").collect()
+    if not rows:
+        console.print(f"no KPIs for {week} in the marts")
+        return
+    t = Table(title=f"Weekly review {week} ({rows[0].week_start_date} to "
+                    f"{rows[0].week_end_date}) against the plan", title_justify="left")
+    for c in ("KPI", "scope", "value", "previous", "change", "target", "RAG"):
+        t.add_column(c, justify="left" if c in ("KPI", "scope", "RAG") else "right")
+    for r in rows:
+        scope = "all" if r.scope_type == "all" else f"{r.scope_type}={r.scope_value}"
+        if r.direction == "band":
+            target = f"{format_value(r.band_low, r.unit)}–{format_value(r.band_high, r.unit)}"
+            if r.band_low == r.band_high:
+                target = f"= {format_value(r.band_low, r.unit)}"
+        elif r.direction:
+            target = ("≥ " if r.direction == "higher" else "≤ ") + format_value(r.target, r.unit)
+        else:
+            target = ""
+        t.add_row(r.kpi_name_en, scope, format_value(r.value, r.unit),
+                  format_value(r.previous_value, r.unit), format_change(r.change, r.unit),
+                  target, RAG_STYLE.get(r.rag, ""))
     console.print(t)

@@ -45,10 +45,14 @@ def spark(config):
 
 @pytest.fixture(scope="session")
 def small_lake(config, spark):
-    """Simulate `small`, then ingest three times: without the late files, again with nothing
-    new, and after the late files land. Returns the manifest and a snapshot after each run."""
-    from datetime import date
+    """Simulate `small`, then: ingest without the late files and the last day; ingest again
+    with nothing new; build the marts (dbt run); land the late files and the last day and
+    ingest once more. Returns the manifest, each ingest run, a snapshot after each ingest, and
+    the held-back files; the marts are then one day behind (tests/test_dbt_project.py builds
+    them incrementally and checks the result against a full refresh)."""
+    from datetime import date, timedelta
 
+    from lanhai.dbt import run_dbt
     from lanhai.jobs.ingest import run_job
     from lanhai.simulator import simulate
 
@@ -56,24 +60,31 @@ def small_lake(config, spark):
     if os.environ.get("LANHAI_TEST_DATA_DIR") and saved.exists():
         return json.loads(saved.read_text())
     sim = config.raw["simulator"]
-    result = simulate(config.landing, config.path("simulator"),
-                      start=date.fromisoformat(sim["start"]), days=sim["days"],
+    start = date.fromisoformat(sim["start"])
+    result = simulate(config.landing, config.path("simulator"), start=start, days=sim["days"],
                       scale="small", seed=sim["seed"], defects=sim["defects"])
     manifest = result.manifest
+    last_day = (start + timedelta(days=sim["days"] - 1)).isoformat()
+    held_files = [f["file"] for f in manifest["late_files"]]
+    held_files += [p.relative_to(config.landing).as_posix()
+                   for p in sorted(config.landing.glob(f"*/*/dt={last_day}/*"))]
     held = config.data_dir / "held_back"
-    for late in manifest["late_files"]:
-        dest = held / late["file"]
+    for rel in held_files:
+        dest = held / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(config.landing / late["file"], dest)
+        shutil.move(config.landing / rel, dest)
     runs = [run_job("ingest", config)]
     snaps = [_snapshot(spark, config)]
     runs.append(run_job("ingest", config))
     snaps.append(_snapshot(spark, config))
-    for late in manifest["late_files"]:
-        shutil.move(held / late["file"], config.landing / late["file"])
+    for command in (["seed"], ["run"]):
+        assert run_dbt(config, command), f"dbt {command[0]} (before the last day) failed"
+    for rel in held_files:
+        shutil.move(held / rel, config.landing / rel)
     runs.append(run_job("ingest", config))
     snaps.append(_snapshot(spark, config))
-    built = {"manifest": manifest, "runs": runs, "snapshots": snaps}
+    built = {"manifest": manifest, "runs": runs, "snapshots": snaps, "held_back": held_files,
+             "last_day": last_day}
     saved.write_text(json.dumps(built, default=str))
     return json.loads(saved.read_text())
 

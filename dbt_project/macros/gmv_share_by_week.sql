@@ -29,5 +29,5 @@ final as (
     from by_week
 )
 
-select * from final
+{{ select_changed_weeks('final') }}
 {% endmacro %}

@@ -46,16 +46,22 @@ final as (
         by_week.active
     from weeks
     inner join by_week on weeks.week_end_date = by_week.window_end_date
+),
+
+kpi as (
+    select
+        iso_week_label,
+        week_end_date,
+        scope_type,
+        scope_value,
+        is_window_covered,
+        if(is_window_covered, repeaters, null) as numerator,
+        if(is_window_covered, active, null) as denominator,
+        if(
+            is_window_covered, cast(repeaters / nullif(active, 0) as double), null
+        ) as repurchase_rate
+    from final
 )
 
-select
-    iso_week_label,
-    week_end_date,
-    scope_type,
-    scope_value,
-    is_window_covered,
-    if(is_window_covered, repeaters, null) as numerator,
-    if(is_window_covered, active, null) as denominator,
-    if(is_window_covered, cast(repeaters / nullif(active, 0) as double), null) as repurchase_rate
-from final
+{{ select_changed_weeks('kpi') }}
 {% endmacro %}

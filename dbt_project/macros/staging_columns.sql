@@ -20,5 +20,5 @@
     'categories': [
         'category_l2', 'category_l1', 'name_zh', 'name_en', 'is_smart_device', 'updated_at'],
 } -%}
-{{ columns[entity] | join(',\n        ') }}
+{{ (columns[entity] + ['_silver_loaded_at as silver_loaded_at']) | join(',\n        ') }}
 {%- endmacro %}

@@ -105,7 +105,7 @@ values_union as (
             ltv.scope_type,
             ltv.scope_value,
             ltv.ltv_cac_{{ n }}d as value,
-            cast(ltv.ltv_{{ n }}d_cny * ltv.customers as decimal(38, 2)) as numerator,
+            cast(ltv.cohort_gmv_{{ n }}d_cny as decimal(38, 2)) as numerator,
             cast(ltv.spend_cny as decimal(38, 2)) as denominator
         from weeks
         inner join ltv

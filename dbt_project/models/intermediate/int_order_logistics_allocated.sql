@@ -1,5 +1,6 @@
 -- Each paid line's share of its order's logistics cost (all the order's shipments), in
--- proportion to line GMV: round(order cost x line GMV / order GMV, 2). The base of the pilot
+-- proportion to line GMV: the quotient order cost x line GMV / order GMV at 6 decimals (as
+-- Spark's decimal division gives it), then rounded half-up to the cent. The base of the pilot
 -- categories' gross margin (GMV - COGS - logistics cost).
 with lines as (
     select * from {{ ref('int_order_items_paid') }}
@@ -32,8 +33,11 @@ final as (
         cast(
             coalesce(
                 round(
-                    shipments.logistics_cost_cny * lines.line_gmv_cny
-                    / nullif(orders.order_gmv_cny, 0), 2
+                    cast(
+                        shipments.logistics_cost_cny * lines.line_gmv_cny
+                        / nullif(orders.order_gmv_cny, 0) as decimal(38, 6)
+                    ),
+                    2
                 ),
                 0
             ) as decimal(18, 2)

@@ -8,7 +8,8 @@ renamed as (
         sku_id,
         warehouse_id,
         qty_on_hand,
-        exported_at
+        exported_at,
+        _silver_loaded_at as silver_loaded_at
     from source
 )
 

@@ -12,7 +12,8 @@ renamed as (
         promised_at,
         delivered_at,
         logistics_cost_cny,
-        updated_at
+        updated_at,
+        _silver_loaded_at as silver_loaded_at
     from source
 )
 

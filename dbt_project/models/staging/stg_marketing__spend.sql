@@ -9,7 +9,8 @@ renamed as (
         channel,
         pilot_category,
         amount_cny,
-        updated_at
+        updated_at,
+        _silver_loaded_at as silver_loaded_at
     from source
 )
 

@@ -14,7 +14,8 @@ renamed as (
         line_amount as line_amount_local,
         fx_rate_to_cny,
         line_gmv_cny,
-        order_updated_at
+        order_updated_at,
+        _silver_loaded_at as silver_loaded_at
     from source
 )
 

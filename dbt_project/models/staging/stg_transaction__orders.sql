@@ -16,7 +16,8 @@ renamed as (
         cancelled_at,
         fx_rate_to_cny,
         fx_rate_date,
-        updated_at
+        updated_at,
+        _silver_loaded_at as silver_loaded_at
     from source
 )
 

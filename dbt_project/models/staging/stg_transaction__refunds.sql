@@ -10,7 +10,8 @@ renamed as (
         amount as amount_local,
         reason as refund_reason,
         refunded_at,
-        updated_at
+        updated_at,
+        _silver_loaded_at as silver_loaded_at
     from source
 )
 

@@ -1,5 +1,10 @@
+{{ config(
+    materialized='incremental', incremental_strategy='merge', unique_key=['order_id', 'line_no']
+) }}
 -- One row per order line (paid or not), with the dimension versions in effect when the order
 -- was paid (created, while unpaid): the keys of dim_users, dim_merchants and dim_products.
+-- Incremental: lines silver loaded since the last build, and the lookback window, which
+-- re-joins recent lines to dimension versions that arrived late (macros/incremental.sql).
 with items as (
     select * from {{ ref('stg_transaction__order_items') }}
 ),
@@ -33,6 +38,8 @@ joined as (
         to_date(orders.paid_at) as paid_date,
         orders.paid_at is not null as is_paid,
         coalesce(orders.paid_at, orders.created_at) as effective_at,
+        to_date(coalesce(orders.paid_at, orders.created_at)) as business_date,
+        greatest(items.silver_loaded_at, orders.silver_loaded_at) as silver_loaded_at,
         items.qty,
         items.currency,
         items.unit_price_local,
@@ -42,6 +49,12 @@ joined as (
         items.line_gmv_cny
     from items
     inner join orders on items.order_id = orders.order_id
+    {%- if is_incremental() %}
+        where
+            greatest(items.silver_loaded_at, orders.silver_loaded_at) > {{ watermark() }}
+            or to_date(coalesce(orders.paid_at, orders.created_at))
+            >= {{ lookback_from('business_date') }}
+    {%- endif %}
 ),
 
 final as (
@@ -66,7 +79,9 @@ final as (
         joined.line_amount_local,
         joined.fx_rate_to_cny,
         joined.line_gmv_cny,
-        cast(joined.qty * products.unit_cost_cny as decimal(18, 2)) as line_cogs_cny
+        cast(joined.qty * products.unit_cost_cny as decimal(18, 2)) as line_cogs_cny,
+        joined.business_date,
+        joined.silver_loaded_at
     from joined
     left join users
         on

@@ -1,7 +1,22 @@
+{{ config(materialized='incremental', incremental_strategy='merge', unique_key='shipment_id') }}
 -- One row per shipment: dates in Asia/Shanghai, on-time flag, and whether it is its order's
 -- first shipment (the week an order's GMV counts in the logistics cost share).
-with shipments as (
-    select * from {{ ref('stg_logistics__shipments') }}
+-- Incremental: every shipment of the orders with a shipment silver loaded since the last
+-- build (the first-shipment flag needs them all), and the lookback window.
+with changed_orders as (
+    select distinct changed.order_id
+    from {{ ref('stg_logistics__shipments') }} as changed
+    {%- if is_incremental() %}
+        where
+            changed.silver_loaded_at > {{ watermark() }}
+            or to_date(changed.shipped_at) >= {{ lookback_from('shipped_date') }}
+    {%- endif %}
+),
+
+shipments as (
+    select all_shipments.*
+    from {{ ref('stg_logistics__shipments') }} as all_shipments
+    inner join changed_orders on all_shipments.order_id = changed_orders.order_id
 ),
 
 final as (
@@ -20,7 +35,8 @@ final as (
         row_number() over (
             partition by order_id order by shipped_at, shipment_id
         ) = 1 as is_first_shipment,
-        logistics_cost_cny
+        logistics_cost_cny,
+        max(silver_loaded_at) over (partition by order_id) as silver_loaded_at
     from shipments
 )
 

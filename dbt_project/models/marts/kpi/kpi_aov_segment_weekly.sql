@@ -17,7 +17,7 @@ baseline as (
     select
         gmv.scope_type,
         gmv.scope_value,
-        sum(gmv.gmv_cny) / nullif(sum(gmv.paid_orders), 0) as baseline_aov_cny
+        {{ ratio('sum(gmv.gmv_cny)', 'sum(gmv.paid_orders)') }} as baseline_aov_cny
     from gmv
     inner join weeks on gmv.iso_week_label = weeks.iso_week_label
     where weeks.week_no <= 13
@@ -35,10 +35,7 @@ final as (
         cast(baseline.baseline_aov_cny as decimal(18, 2)) as baseline_aov_cny,
         case
             when weeks.week_no > 13
-                then cast(
-                    (gmv.gmv_cny / nullif(gmv.paid_orders, 0)) / baseline.baseline_aov_cny - 1
-                    as double
-                )
+                then {{ ratio('gmv.gmv_cny', 'gmv.paid_orders') }} / baseline.baseline_aov_cny - 1
         end as aov_uplift
     from gmv
     inner join weeks on gmv.iso_week_label = weeks.iso_week_label
@@ -46,4 +43,4 @@ final as (
         on gmv.scope_type = baseline.scope_type and gmv.scope_value = baseline.scope_value
 )
 
-select * from final
+{{ select_changed_weeks('final') }}

@@ -100,4 +100,4 @@ final as (
             and keys.scope_value = spend_by_week.scope_value
 )
 
-select * from final
+{{ select_changed_weeks('final') }}

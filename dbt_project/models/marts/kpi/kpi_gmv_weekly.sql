@@ -101,4 +101,4 @@ final as (
             and keys.scope_value = refunded.scope_value
 )
 
-select * from final
+{{ select_changed_weeks('final') }}

@@ -100,6 +100,7 @@ aggregated as (
         scope_type,
         scope_value,
         sum(cogs_cny) as cogs_cny,
+        sum(inventory_value_sum_cny) as inventory_value_sum_cny,
         sum(inventory_value_sum_cny) / 30 as avg_inventory_value_cny
     from scoped
     where scope_value is not null
@@ -117,13 +118,12 @@ final as (
         cast(aggregated.avg_inventory_value_cny as decimal(18, 2)) as avg_inventory_value_cny,
         case
             when date_sub(weeks.week_end_date, 29) >= weeks.first_data_date
-                then cast(
-                    100 * aggregated.cogs_cny / nullif(aggregated.avg_inventory_value_cny, 0)
-                    as double
-                )
+                then
+                    100
+                    * {{ ratio('30 * aggregated.cogs_cny', 'aggregated.inventory_value_sum_cny') }}
         end as inventory_turnover_pct
     from weeks
     inner join aggregated on weeks.week_end_date = aggregated.window_end_date
 )
 
-select * from final
+{{ select_changed_weeks('final') }}

@@ -95,4 +95,4 @@ final as (
             and keys.scope_value = delivered.scope_value
 )
 
-select * from final
+{{ select_changed_weeks('final') }}

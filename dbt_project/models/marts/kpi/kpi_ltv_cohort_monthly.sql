@@ -1,3 +1,4 @@
+{{ config(partition_by=['cohort_month']) }}
 -- Historical LTV per monthly cohort of new customers, blended (scope all) and by acquisition
 -- channel: GMV per customer of all their paid orders with paid_at in [first paid_at, first
 -- paid_at + N days), first order included, for N = 30, 90, 180, 365; null until the window of
@@ -97,6 +98,10 @@ final as (
                 as is_{{ n }}d_covered,
             case
                 when date_add(last_day(cohorts.cohort_month), {{ n }}) <= bounds.last_data_date
+                    then cast(cohorts.gmv_{{ n }}d_cny as decimal(18, 2))
+            end as cohort_gmv_{{ n }}d_cny,
+            case
+                when date_add(last_day(cohorts.cohort_month), {{ n }}) <= bounds.last_data_date
                     then cast(cohorts.gmv_{{ n }}d_cny / cohorts.customers as decimal(18, 2))
             end as ltv_{{ n }}d_cny,
         {%- endfor %}
@@ -104,11 +109,11 @@ final as (
         cast(spend_by_month.spend_cny / cohorts.customers as decimal(18, 2)) as cac_cny,
         case
             when date_add(last_day(cohorts.cohort_month), 90) <= bounds.last_data_date
-                then cast(cohorts.gmv_90d_cny / nullif(spend_by_month.spend_cny, 0) as double)
+                then {{ ratio('cohorts.gmv_90d_cny', 'spend_by_month.spend_cny') }}
         end as ltv_cac_90d,
         case
             when date_add(last_day(cohorts.cohort_month), 365) <= bounds.last_data_date
-                then cast(cohorts.gmv_365d_cny / nullif(spend_by_month.spend_cny, 0) as double)
+                then {{ ratio('cohorts.gmv_365d_cny', 'spend_by_month.spend_cny') }}
         end as ltv_cac_365d
     from cohorts
     cross join bounds
@@ -119,4 +124,4 @@ final as (
             and cohorts.scope_value = spend_by_month.scope_value
 )
 
-select * from final
+{{ select_changed_cohorts('final', 365) }}

@@ -1,3 +1,4 @@
+{{ config(partition_by=['cohort_month']) }}
 -- First-year survival per onboarding-month cohort of merchants onboarded within the data:
 -- merchants not closed by day 365 after onboarding (day 0) and with a paid order in days
 -- 335-365 / merchants onboarded in the month; null until day 365 of the month's last day has
@@ -76,4 +77,4 @@ final as (
     inner join dates on date_add(last_day(cohorts.cohort_month), 365) = dates.date_day
 )
 
-select * from final
+{{ select_changed_cohorts('final', 366) }}

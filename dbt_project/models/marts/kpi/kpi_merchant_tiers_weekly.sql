@@ -152,4 +152,4 @@ final as (
     from smb_ranked
 )
 
-select * from final
+{{ select_changed_weeks('final') }}

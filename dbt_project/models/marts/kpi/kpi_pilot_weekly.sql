@@ -102,7 +102,7 @@ final as (
         cast(last_year.gmv_cny as decimal(18, 2)) as gmv_last_year_cny,
         case
             when last_year.iso_week_label is not null
-                then cast(this_year.gmv_cny / nullif(last_year.gmv_cny, 0) - 1 as double)
+                then {{ ratio('this_year.gmv_cny', 'last_year.gmv_cny') }} - 1
         end as gmv_yoy_growth,
         cast(coalesce(this_year.cogs_cny, 0) as decimal(18, 2)) as cogs_cny,
         cast(coalesce(this_year.logistics_cost_cny, 0) as decimal(18, 2)) as logistics_cost_cny,
@@ -110,14 +110,14 @@ final as (
             coalesce(this_year.gmv_cny, 0) - coalesce(this_year.cogs_cny, 0)
             - coalesce(this_year.logistics_cost_cny, 0) as decimal(18, 2)
         ) as gross_margin_cny,
-        cast(
-            (this_year.gmv_cny - this_year.cogs_cny - this_year.logistics_cost_cny)
-            / nullif(this_year.gmv_cny, 0) as double
-        ) as gross_margin_rate,
-        cast(coalesce(this_year.gmv_cny, 0) / nullif(this_year.pilot_gmv_cny, 0) as double)
+        {{ ratio(
+            'this_year.gmv_cny - this_year.cogs_cny - this_year.logistics_cost_cny',
+            'this_year.gmv_cny',
+        ) }} as gross_margin_rate,
+        {{ ratio('coalesce(this_year.gmv_cny, 0)', 'this_year.pilot_gmv_cny') }}
             as gmv_split,
         cast(coalesce(this_year.spend_cny, 0) as decimal(18, 2)) as spend_cny,
-        cast(coalesce(this_year.spend_cny, 0) / nullif(this_year.pilot_spend_cny, 0) as double)
+        {{ ratio('coalesce(this_year.spend_cny, 0)', 'this_year.pilot_spend_cny') }}
             as budget_split
     from with_totals as this_year
     left join with_totals as last_year
@@ -127,4 +127,4 @@ final as (
             and this_year.iso_year = last_year.iso_year + 1
 )
 
-select * from final
+{{ select_changed_weeks('final') }}

@@ -29,4 +29,4 @@ final as (
     group by iso_week_label, scope_type, scope_value
 )
 
-select * from final
+{{ select_changed_weeks('final') }}

@@ -77,4 +77,4 @@ final as (
     left join by_week on weeks.week_end_date = by_week.window_end_date
 )
 
-select * from final
+{{ select_changed_weeks('final') }}

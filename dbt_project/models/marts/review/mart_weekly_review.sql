@@ -119,4 +119,4 @@ final as (
     cross join bounds
 )
 
-select * from final
+{{ select_changed_weeks('final') }}

@@ -1,0 +1,64 @@
+{#
+  Incremental facts and marts (issue 3, docs in dbt_project/README.md).
+
+  Facts MERGE on their key the rows silver loaded since the fact's last build, plus a lookback
+  window of `lookback_days` (var) on their business date, which re-joins recent rows to
+  dimension versions that arrived late (a user landing a day after their order).
+
+  Weekly marts overwrite whole weeks (Delta dynamic partition overwrite on iso_week_label):
+  every week whose Sunday is on or after the earliest business date silver loaded since the
+  mart's last build. A window KPI (90, 365 days) is keyed by its Sunday, so this one rule
+  covers every window size; cohort marts widen it by their window.
+#}
+
+{# The earliest business date loaded into silver since this model was last built. #}
+{% macro recompute_from() -%}
+(
+    select coalesce(min(changed_date), date '9999-12-31')
+    from {{ ref('int_changes') }}
+    where silver_loaded_at > (select max(dbt_built_at) from {{ this }})
+)
+{%- endmacro %}
+
+{# The silver load time up to which a fact has taken rows. #}
+{% macro watermark() -%}
+(select max(silver_loaded_at) from {{ this }})
+{%- endmacro %}
+
+{# The first business date of a fact's lookback window. #}
+{% macro lookback_from(date_column) -%}
+(select date_sub(max({{ date_column }}), {{ var('lookback_days') }}) from {{ this }})
+{%- endmacro %}
+
+{#
+  The last statement of a weekly mart: the rows of `cte`, stamped with the build time, and on
+  an incremental run only the weeks to recompute (whole weeks: the mart is partitioned by
+  iso_week_label and overwritten a partition at a time).
+#}
+{% macro select_changed_weeks(cte) -%}
+-- depends_on: {{ ref('int_changes') }}, {{ ref('dim_date') }}
+select
+    {{ cte }}.*,
+    current_timestamp() as dbt_built_at
+from {{ cte }}
+{%- if is_incremental() %}
+    where {{ cte }}.iso_week_label in (
+        select iso_week_label from {{ ref('dim_date') }}
+        where week_end_date >= {{ recompute_from() }}
+    )
+{%- endif %}
+{%- endmacro %}
+
+{# As above for a cohort mart: the cohorts a change on the earliest date can reach. #}
+{% macro select_changed_cohorts(cte, window_days) -%}
+-- depends_on: {{ ref('int_changes') }}
+select
+    {{ cte }}.*,
+    current_timestamp() as dbt_built_at
+from {{ cte }}
+{%- if is_incremental() %}
+    where {{ cte }}.cohort_month >= add_months(
+        cast(date_trunc('month', {{ recompute_from() }}) as date), -1 - {{ window_days // 30 }}
+    )
+{%- endif %}
+{%- endmacro %}

@@ -1,0 +1,154 @@
+"""Airflow for this project: its environment, set-up, and the services by PID.
+
+`lanhai airflow-setup` migrates the metadata DB, creates the `spark` pool (one slot on the
+embedded catalog), builds the dbt manifest and the admin's password; `lanhai airflow-up` starts
+the API server (UI on 127.0.0.1:8080), scheduler, DAG processor and triggerer in the
+background, each with a PID file; `lanhai airflow-down` stops them by PID;
+`lanhai airflow <args>` runs the airflow CLI in this environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lanhai.config import PROJECT_ROOT, Config
+
+SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+
+def environ(config: Config, port: int = 8080) -> dict[str, str]:
+    """The environment every airflow process of this project runs with."""
+    home = config.path("airflow")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "2",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "2",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "30",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "DO_NOT_TRACK": "1",
+        "SCARF_ANALYTICS": "false",
+        "GX_ANALYTICS_ENABLED": "False",
+        "TQDM_DISABLE": "1",
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "LANHAI_PROFILE": config.profile,
+        "LANHAI_DATA_DIR": str(config.data_dir),
+        "LANHAI_TASK_RETRIES": os.environ.get("LANHAI_TASK_RETRIES", "2"),
+    }
+    return env
+
+
+def airflow_bin() -> str:
+    return str(Path(sys.executable).with_name("airflow"))
+
+
+def run(config: Config, args: list[str], check: bool = True, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([airflow_bin(), *args], env=environ(config), check=check, **kw)
+
+
+def admin_password(config: Config) -> str:
+    """The admin's password: $LANHAI_AIRFLOW_PASSWORD, else generated once and kept in the
+    passwords file (never a fixed default)."""
+    home = config.path("airflow")
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "passwords.json"
+    wanted = os.environ.get("LANHAI_AIRFLOW_PASSWORD")
+    current = json.loads(path.read_text()) if path.exists() else {}
+    if wanted and current.get("admin") != wanted:
+        current["admin"] = wanted
+    current.setdefault("admin", secrets.token_urlsafe(12))
+    path.write_text(json.dumps(current))
+    path.chmod(0o600)
+    return current["admin"]
+
+
+def setup(config: Config) -> None:
+    """Metadata DB, the spark pool, the dbt manifest, the admin's password."""
+    from lanhai.dbt import build_manifest
+
+    admin_password(config)
+    build_manifest(config)
+    run(config, ["db", "migrate"], capture_output=True)
+    run(config, ["pools", "set", "spark", "1",
+                 "One Spark process at a time: the embedded catalog admits one JVM"],
+        capture_output=True)
+
+
+def pid_dir(config: Config) -> Path:
+    path = config.path("airflow") / "pids"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def up(config: Config, port: int = 8080, timeout: float = 180) -> dict[str, int]:
+    """Start the services in the background (PID files); wait for the UI to answer."""
+    import urllib.request
+
+    env = environ(config, port)
+    pids = {}
+    logs = config.path("airflow") / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for service in SERVICES:
+        args = [airflow_bin(), service] + (["--port", str(port)] if service == "api-server"
+                                           else [])
+        out = (logs / f"{service}.out").open("ab")
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        (pid_dir(config) / f"{service}.pid").write_text(str(proc.pid))
+        pids[service] = proc.pid
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health",
+                                        timeout=5):
+                return pids
+        except OSError:
+            time.sleep(2)
+    down(config)
+    raise RuntimeError(f"Airflow did not answer on 127.0.0.1:{port} within {timeout:.0f} s; "
+                       f"see {logs}")
+
+
+def down(config: Config, grace: float = 30) -> list[int]:
+    """Stop every service started by `up`, by PID (its whole process group)."""
+    stopped = []
+    for pid_file in sorted(pid_dir(config).glob("*.pid")):
+        pid = int(pid_file.read_text())
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pid_file.unlink()
+            continue
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+                time.sleep(0.5)
+            except ProcessLookupError:
+                break
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        pid_file.unlink()
+        stopped.append(pid)
+    return stopped

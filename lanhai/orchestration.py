@@ -1,0 +1,429 @@
+"""What the Airflow DAGs share: assets, default arguments, the failure callback, the data
+interval of a run (also for asset-triggered runs), and the pipeline audit.
+
+Nothing here starts Spark or dbt at import: the DAG files import this module when Airflow
+parses them. Spark work runs inside tasks, in the `spark` pool (one slot on the embedded
+catalog: one Spark process at a time, see docs/catalog.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from lanhai.contracts import contracts
+
+log = logging.getLogger("lanhai.airflow")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+OWNER = "data-engineering"
+SPARK_POOL = "spark"
+START = datetime(2024, 1, 1, tzinfo=SHANGHAI)
+DERIVED = {"transaction": ["order_items"]}  # silver tables that are part of another entity
+PIPELINE_RUNS_COLUMNS = ("dag_id string, run_id string, task_id string, interval_start date, "
+                         "interval_end date, status string, rows long, details string, "
+                         "recorded_at timestamp")
+
+
+def domains() -> dict[str, list[str]]:
+    """Each source domain and the silver tables its ingest writes."""
+    out: dict[str, list[str]] = {}
+    for c in contracts().values():
+        out.setdefault(c.domain, []).append(c.entity)
+    for domain, extra in DERIVED.items():
+        out[domain] += extra
+    return out
+
+
+def silver_asset(table: str):
+    from airflow.sdk import Asset
+
+    return Asset(name=f"silver.{table}", uri=f"lanhai://silver/{table}", group="silver")
+
+
+def validated_asset():
+    from airflow.sdk import Asset
+
+    return Asset(name="quality.silver_validated", uri="lanhai://quality/silver_validated",
+                 group="quality")
+
+
+def marts_asset():
+    from airflow.sdk import Asset
+
+    return Asset(name="marts.weekly_review", uri="lanhai://marts/weekly_review", group="marts")
+
+
+def on_failure(context) -> None:
+    """Failure callback: one clear line with what failed, for which interval, and why."""
+    ti = context.get("task_instance")
+    start, end = interval_of(context)
+    log.error("LANHAI FAILURE dag=%s task=%s run=%s interval=%s..%s try=%s: %s",
+              getattr(ti, "dag_id", "?"), getattr(ti, "task_id", "?"),
+              context.get("run_id"), start, end, getattr(ti, "try_number", "?"),
+              context.get("exception"))
+
+
+def default_args() -> dict:
+    return {
+        "owner": OWNER,
+        "retries": int(os.environ.get("LANHAI_TASK_RETRIES", "2")),
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+        "on_failure_callback": on_failure,
+    }
+
+
+def _day(value) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(SHANGHAI).date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def interval_of(context) -> tuple[date | None, date | None]:
+    """The business dates a run covers, inclusive.
+
+    1. `interval_start` / `interval_end` params (a manual run over everything that arrived);
+    2. an asset-triggered run: the union of the intervals its triggering events carry (Airflow
+       3 gives such runs no data interval);
+    3. a scheduled run or a backfill: its data interval in Asia/Shanghai (end exclusive).
+    """
+    params = context.get("params") or {}
+    if params.get("interval_start") and params.get("interval_end"):
+        return _day(params["interval_start"]), _day(params["interval_end"])
+    events = context.get("triggering_asset_events") or {}
+    starts, ends = [], []
+    for evs in events.values():
+        for ev in evs:
+            extra = getattr(ev, "extra", None) or {}
+            if extra.get("interval_start"):
+                starts.append(_day(extra["interval_start"]))
+                ends.append(_day(extra["interval_end"]))
+    if starts:
+        return min(starts), max(ends)
+    lo, hi = context.get("data_interval_start"), context.get("data_interval_end")
+    if lo is None or hi is None:
+        return None, None
+    end = _day(hi)
+    if isinstance(hi, datetime) and hi.astimezone(SHANGHAI).time() == datetime.min.time():
+        end -= timedelta(days=1)
+    return _day(lo), max(end, _day(lo))
+
+
+def interval_extra(start: date, end: date, **more) -> dict:
+    return {"interval_start": start.isoformat(), "interval_end": end.isoformat(), **more}
+
+
+def record_run(spark, config, context, task_id: str, status: str, rows: int | None,
+               details: dict) -> None:
+    """Append one row to audit.pipeline_runs: what a task did for which interval."""
+    from pyspark.sql import functions as F
+
+    table = config.table("audit", "pipeline_runs")
+    spark.sql(f"create table if not exists {table} ({PIPELINE_RUNS_COLUMNS}) using delta")
+    start, end = interval_of(context)
+    ti = context.get("task_instance")
+    row = [(getattr(ti, "dag_id", None), context.get("run_id"), task_id, start, end, status,
+            rows, json.dumps(details, default=str)[:4000])]
+    schema = PIPELINE_RUNS_COLUMNS.replace(", recorded_at timestamp", "")
+    spark.createDataFrame(row, schema).withColumn("recorded_at", F.current_timestamp()) \
+        .write.format("delta").mode("append").saveAsTable(table)
+
+
+# --- the DAGs (built by functions so that each DAG file is one call) -----------------------
+INTERVAL_PARAMS_DOC = """
+Run it by hand over a range (e.g. everything that has arrived) with the params
+`interval_start` / `interval_end` (YYYY-MM-DD); a scheduled run or a backfill uses its data
+interval (Asia/Shanghai days)."""
+
+
+def _interval_params():
+    from airflow.sdk import Param
+
+    return {"interval_start": Param(None, type=["null", "string"], format="date",
+                                    description="first business date (default: the data "
+                                                "interval)"),
+            "interval_end": Param(None, type=["null", "string"], format="date",
+                                  description="last business date, inclusive")}
+
+
+def ingest_dag(domain: str):
+    """The daily ingest of one source domain: its new files landing -> bronze -> silver."""
+    from airflow.sdk import Metadata, dag, task
+
+    tables = domains()[domain]
+    entities = [t for t in tables if t in contracts()]
+    outlets = [silver_asset(t) for t in tables]
+
+    @dag(
+        dag_id=f"lanhai_ingest_{domain}",
+        schedule="@daily",
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args(),
+        tags=["lanhai", "ingest", domain],
+        params=_interval_params(),
+        doc_md=f"""
+### Ingest: the {domain} domain
+New files of {', '.join(f'`{e}`' for e in entities)} under
+`landing/{domain}/<entity>/dt=YYYY-MM-DD/` go to bronze (each file once, PII tokenised) and
+silver (typed by the contract, deduplicated, bad rows quarantined). Each run writes its row
+accounting to `audit.ingest_runs` and `audit.pipeline_runs`, and updates the assets
+{', '.join(f'`silver.{t}`' for t in tables)} with the interval it covered, which schedules
+the quality gate. Then the freshness check alerts when the domain's latest data is older than
+its deadline (`quality.freshness_days`).
+{INTERVAL_PARAMS_DOC}
+""",
+    )
+    def ingest_domain():
+        @task(pool=SPARK_POOL, outlets=outlets)
+        def ingest(**context):
+            from lanhai.config import load_config
+            from lanhai.jobs.ingest import run_job
+            from lanhai.spark import get_spark
+
+            config = load_config()
+            start, end = interval_of(context)
+            out = run_job("ingest", config, entities)
+            landed = {r["entity"]: r.get("landed", 0) for r in out["silver"]}
+            quarantined = sum(r.get("quarantined", 0) for r in out["silver"])
+            record_run(get_spark(config), config, context, "ingest", "success",
+                       sum(landed.values()), {"silver": out["silver"]})
+            log.info("ingest %s %s..%s: landed %s, quarantined %s", domain, start, end, landed,
+                     quarantined)
+            for t in tables:
+                yield Metadata(silver_asset(t), interval_extra(start, end,
+                                                               rows=landed.get(t, 0)))
+
+        @task(pool=SPARK_POOL, trigger_rule="all_done")
+        def freshness(**context):
+            from lanhai.config import load_config
+            from lanhai.quality.gate import settings
+            from lanhai.spark import get_spark
+
+            config = load_config()
+            spark = get_spark(config)
+            _, end = interval_of(context)
+            deadline = settings(config)["freshness_days"]
+            late = []
+            for e in entities:
+                table = config.table("bronze", e)
+                if not spark.catalog.tableExists(table):
+                    late.append((e, None))
+                    continue
+                latest = spark.sql(f"select max(_dt) from {table}").first()[0]
+                if end and (latest is None or latest < end - timedelta(days=deadline)):
+                    late.append((e, latest))
+            if late:
+                msg = "; ".join(f"{e}: latest landing {d or 'none'}" for e, d in late)
+                from airflow.exceptions import AirflowFailException
+
+                raise AirflowFailException(
+                    f"LANHAI LATE DATA {domain}: older than {deadline} days before {end}: {msg}")
+
+        ingest() >> freshness()
+
+    return ingest_domain()
+
+
+def quality_dag():
+    """The Great Expectations gate on silver, scheduled when every silver table is updated."""
+    from airflow.sdk import AssetAll, Metadata, dag, task
+
+    tables = [t for ts in domains().values() for t in ts]
+
+    @dag(
+        dag_id="lanhai_quality",
+        schedule=AssetAll(*[silver_asset(t) for t in tables]),
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args(),
+        tags=["lanhai", "quality"],
+        params=_interval_params(),
+        doc_md=f"""
+### Quality gate: Great Expectations on silver
+Runs when every silver table has been updated. Validates the rows of the interval the ingest
+runs carried (their asset events) against suites built from `schemas/` and the business rules
+(`lanhai.quality.gate`). Results go to `audit.quality_results`; Data Docs are rebuilt under
+`data/quality/gx/uncommitted/data_docs/local_site/index.html`. A failed **critical** check fails
+this run with the table, the rule and the row count, and the transform does not run for the
+interval; warnings are recorded and shown, and do not stop it.
+{INTERVAL_PARAMS_DOC}
+""",
+    )
+    def lanhai_quality():
+        @task(pool=SPARK_POOL, outlets=[validated_asset()])
+        def validate(**context):
+            from lanhai.config import load_config
+            from lanhai.quality.gate import QualityGateFailed, run_gate
+            from lanhai.spark import get_spark
+
+            config = load_config()
+            spark = get_spark(config)
+            start, end = interval_of(context)
+            try:
+                result = run_gate(spark, config, start, end)
+            except QualityGateFailed as err:
+                record_run(spark, config, context, "validate", "failed", None,
+                           {"error": str(err)})
+                raise
+            record_run(spark, config, context, "validate", "success", result.checks,
+                       {"warnings": result.warnings, "docs": result.docs_index})
+            yield Metadata(validated_asset(), interval_extra(
+                start, end, checks=result.checks, warnings=len(result.warnings)))
+
+        validate()
+
+    return lanhai_quality()
+
+
+def open_catalog(context) -> None:
+    """pre_execute of every dbt task: open the project's Spark session (and take the catalog
+    lock) before dbt-spark's `getOrCreate`, so dbt runs on it instead of a bare session."""
+    from lanhai.config import load_config
+    from lanhai.dbt import write_profiles
+    from lanhai.spark import get_spark
+
+    config = load_config()
+    write_profiles(config)
+    get_spark(config)
+
+
+def dbt_paths():
+    """The dbt project, the profiles file and the manifest `lanhai dbt-manifest` builds."""
+    from lanhai.config import load_config
+    from lanhai.dbt import DBT_DIR
+
+    config = load_config()
+    folder = config.path("dbt")
+    return config, DBT_DIR, folder / "profiles.yml", folder / "target" / "manifest.json"
+
+
+def transform_dag():
+    """dbt as Airflow tasks (astronomer-cosmos), scheduled on the validated silver."""
+    from airflow.sdk import Metadata, dag, task
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+    config, project, profiles, manifest = dbt_paths()
+
+    @dag(
+        dag_id="lanhai_transform",
+        schedule=[validated_asset()],
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args(),
+        tags=["lanhai", "dbt", "marts"],
+        params=_interval_params(),
+        doc_md=f"""
+### Transform: the dbt marts
+Runs when the quality gate has validated silver. Every dbt model is a task (astronomer-cosmos,
+from the manifest `lanhai dbt-manifest` built at set-up, so parsing this file runs no dbt), its
+tests right after it. Facts and KPI marts are incremental: they take what silver loaded since
+their last build (a backfill's days included) and recompute the weeks from the earliest new
+business date (`dbt_project/README.md`). The interval the gate validated comes from its asset
+event and goes on to the `marts.weekly_review` asset. dbt tasks run in the `{SPARK_POOL}` pool.
+{INTERVAL_PARAMS_DOC}
+""",
+    )
+    def lanhai_transform():
+        @task
+        def interval(**context) -> dict:
+            start, end = interval_of(context)
+            log.info("transform for %s..%s", start, end)
+            return {"start": str(start), "end": str(end)}
+
+        dbt = DbtTaskGroup(
+            group_id="dbt",
+            project_config=ProjectConfig(dbt_project_path=project, manifest_path=manifest,
+                                         project_name="lanhai"),
+            profile_config=ProfileConfig(profile_name="lanhai", target_name=config.profile,
+                                         profiles_yml_filepath=profiles),
+            execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL,
+                                             invocation_mode=InvocationMode.DBT_RUNNER),
+            render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST,
+                                       test_behavior=TestBehavior.AFTER_EACH),
+            operator_args={"pool": SPARK_POOL, "pre_execute": open_catalog,
+                           "install_deps": False},
+        )
+
+        @task(pool=SPARK_POOL, outlets=[marts_asset()])
+        def publish(span: dict, **context):
+            from lanhai.config import load_config
+            from lanhai.spark import get_spark
+
+            cfg = load_config()
+            spark = get_spark(cfg)
+            weeks = spark.sql(f"select count(distinct iso_week_label) from "
+                              f"{cfg.db('marts')}.mart_weekly_review").first()[0]
+            record_run(spark, cfg, context, "publish", "success", weeks, span)
+            yield Metadata(marts_asset(), {"interval_start": span["start"],
+                                           "interval_end": span["end"], "weeks": weeks})
+
+        span = interval()
+        span >> dbt >> publish(span)
+
+    return lanhai_transform()
+
+
+def maintenance_dag():
+    """Weekly Delta maintenance: OPTIMIZE, then VACUUM with a safe retention; history kept."""
+    from airflow.sdk import dag, task
+
+    @dag(
+        dag_id="lanhai_maintenance",
+        schedule="0 3 * * 0",
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args(),
+        tags=["lanhai", "maintenance", "delta"],
+        doc_md="""
+### Maintenance: Delta OPTIMIZE and VACUUM
+Sundays 03:00 (Asia/Shanghai). Compacts the small files that daily MERGEs and appends leave
+(`OPTIMIZE`), then removes files no longer referenced and older than the retention
+(`VACUUM ... RETAIN n HOURS`, `maintenance.vacuum_retain_hours`, at least 168: Delta's own
+safety check stays on, so time travel and running readers keep a week). Table history
+(`DESCRIBE HISTORY`) is kept; each table's result goes to `audit.pipeline_runs`.
+""",
+    )
+    def lanhai_maintenance():
+        @task(pool=SPARK_POOL)
+        def optimize_and_vacuum(**context):
+            from lanhai.config import load_config
+            from lanhai.spark import get_spark
+
+            config = load_config()
+            spark = get_spark(config)
+            hours = max(168, int((config.raw.get("maintenance") or {}).get(
+                "vacuum_retain_hours", 168)))
+            done = []
+            for layer in ("bronze", "silver", "quarantine", "audit", "marts"):
+                db = config.db(layer)
+                if not spark.catalog.databaseExists(db):
+                    continue
+                for t in spark.catalog.listTables(db):
+                    name = f"{db}.{t.name}"
+                    if t.tableType == "VIEW" or spark.sql(
+                            f"describe detail {name}").first()["format"] != "delta":
+                        continue
+                    spark.sql(f"optimize {name}")
+                    spark.sql(f"vacuum {name} retain {hours} hours")
+                    done.append(name)
+            record_run(spark, config, context, "optimize_and_vacuum", "success", len(done),
+                       {"tables": done, "retain_hours": hours})
+            return done
+
+        optimize_and_vacuum()
+
+    return lanhai_maintenance()

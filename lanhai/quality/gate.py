@@ -1,0 +1,326 @@
+"""The quality gate: Great Expectations validates silver before any mart is built.
+
+For each silver table, the rows of the data interval (by business date) are validated against
+a suite built from its contract (keys unique and present, required fields, enums, ranges:
+critical) and the business rules that silver's per-record rules cannot see (critical: orders
+whose user is still unknown after the grace period, a day whose order volume collapses against
+the days before it; warnings: implausible amounts, deliveries before shipping, stale data).
+Every expectation's result goes to `audit.quality_results`; Data Docs are rebuilt under
+`<data>/quality/gx/uncommitted/data_docs/local_site/`. A failed critical expectation raises
+`QualityGateFailed`, naming the table, the rule and how many rows broke it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lanhai.config import Config
+from lanhai.contracts import Contract, contracts
+from lanhai.quality import QUALITY_RESULTS_COLUMNS
+
+log = logging.getLogger(__name__)
+
+# The business date that puts a silver row in a data interval.
+BUSINESS_DATE = {
+    "orders": "to_date(coalesce(paid_at, created_at))",
+    "refunds": "to_date(refunded_at)",
+    "shipments": "to_date(shipped_at)",
+    "inventory": "snapshot_date",
+    "spend": "spend_date",
+    "fx_rates": "rate_date",
+}
+DEFAULTS = {"late_reference_grace_days": 2, "volume_floor": 0.3, "volume_days": 7,
+            "max_line_gmv_cny": 1_000_000, "freshness_days": 2}
+
+
+class QualityGateFailed(RuntimeError):
+    """A critical expectation failed: the transform must not run on this interval."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation with the plain-words rule it enforces."""
+
+    table: str
+    rule: str
+    severity: str  # critical | warning
+    expectation: object
+
+
+@dataclass
+class GateResult:
+    run_id: str
+    checks: int
+    critical_failures: list[dict]
+    warnings: list[dict]
+    docs_index: str | None
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return not self.critical_failures
+
+
+def settings(config: Config) -> dict:
+    return {**DEFAULTS, **(config.raw.get("quality") or {})}
+
+
+# --- suites ---------------------------------------------------------------------------------
+def contract_checks(c: Contract) -> list[Check]:
+    """Checks from a contract: the key, required fields, enums, ranges (all critical)."""
+    import great_expectations as gx
+
+    ex = gx.expectations
+    out = []
+    if len(c.key) == 1:
+        out.append(Check(c.entity, f"{c.key[0]} is unique", "critical",
+                         ex.ExpectColumnValuesToBeUnique(column=c.key[0])))
+    else:
+        out.append(Check(c.entity, f"({', '.join(c.key)}) is unique", "critical",
+                         ex.ExpectCompoundColumnsToBeUnique(column_list=list(c.key))))
+    for f in c.fields:
+        if f.is_nested:
+            continue
+        if f.required:
+            out.append(Check(c.entity, f"{f.name} is present", "critical",
+                             ex.ExpectColumnValuesToNotBeNull(column=f.name)))
+        if f.enum:
+            out.append(Check(c.entity, f"{f.name} in {list(f.enum)}", "critical",
+                             ex.ExpectColumnValuesToBeInSet(column=f.name,
+                                                            value_set=list(f.enum))))
+        if f.min is not None or f.max is not None:
+            out.append(Check(c.entity, f"{f.name} within [{f.min}, {f.max}]", "critical",
+                             ex.ExpectColumnValuesToBeBetween(column=f.name, min_value=f.min,
+                                                              max_value=f.max)))
+    return out
+
+
+def business_checks(entity: str, s: dict) -> list[Check]:
+    """The rules silver's per-record checks cannot see (they span rows, tables or days)."""
+    import great_expectations as gx
+
+    ex = gx.expectations
+    out = []
+    if entity == "orders":
+        out.append(Check(
+            entity, f"user known within {s['late_reference_grace_days']} days of the order",
+            "critical", ex.ExpectColumnValuesToBeInSet(column="_user_missing_after_grace",
+                                                       value_set=[False])))
+        out.append(Check(
+            entity, f"daily order volume at least {s['volume_floor']:.0%} of the median of the "
+                    f"{s['volume_days']} days before", "critical",
+            ex.ExpectColumnValuesToBeInSet(column="_volume_collapsed", value_set=[False])))
+    if entity == "order_items":
+        out.append(Check(entity, f"line GMV within [0, {s['max_line_gmv_cny']:,}] CNY", "warning",
+                         ex.ExpectColumnValuesToBeBetween(column="line_gmv_cny", min_value=0,
+                                                          max_value=s["max_line_gmv_cny"])))
+    if entity == "shipments":
+        out.append(Check(entity, "delivered after shipped", "warning",
+                         ex.ExpectColumnValuesToBeInSet(column="_delivered_before_shipped",
+                                                        value_set=[False])))
+    return out
+
+
+def freshness_checks(entity: str, s: dict) -> list[Check]:
+    """Event feeds (a business date per row): rows in the interval, and not stale."""
+    import great_expectations as gx
+
+    if entity not in BUSINESS_DATE and entity != "order_items":
+        return []
+    ex = gx.expectations
+    return [Check(entity, "rows in the interval", "warning",
+                  ex.ExpectTableRowCountToBeBetween(min_value=1)),
+            Check(entity, f"latest data within {s['freshness_days']} days of the interval's end",
+                  "warning", ex.ExpectColumnValuesToBeInSet(column="_stale", value_set=[False]))]
+
+
+# --- the rows to validate -------------------------------------------------------------------
+def validation_frame(spark: SparkSession, config: Config, entity: str, start: date,
+                     end: date, s: dict) -> DataFrame | None:
+    """The silver rows of the interval, with the computed columns the business rules need."""
+    table = config.table("silver", entity)
+    if not spark.catalog.tableExists(table):
+        return None
+    df = spark.table(table)
+    cols = [c for c in df.columns if not c.startswith("_") or c == "_silver_loaded_at"]
+    when = BUSINESS_DATE.get(entity)
+    if entity == "order_items":
+        orders = spark.table(config.table("silver", "orders")).select(
+            "order_id", F.expr(BUSINESS_DATE["orders"]).alias("_business_date"))
+        df = df.select(*cols).join(orders, "order_id", "left")
+    elif when:
+        df = df.select(*cols, F.expr(when).alias("_business_date"))
+    else:
+        df = df.select(*cols, F.to_date("updated_at").alias("_business_date"))
+    in_interval = df.where(F.col("_business_date").between(F.lit(start), F.lit(end)))
+    latest = df.agg(F.max("_business_date")).first()[0]
+    stale = latest is None or latest < end - timedelta(days=s["freshness_days"])
+    out = in_interval.withColumn("_stale", F.lit(stale))
+    if entity == "orders":
+        users = spark.table(config.table("silver", "users")).select(
+            F.col("user_id").alias("_known_user")).distinct()
+        grace = end - timedelta(days=s["late_reference_grace_days"])
+        out = out.join(users, out.user_id == users._known_user, "left").withColumn(
+            "_user_missing_after_grace",
+            F.col("_known_user").isNull() & (F.to_date("created_at") <= F.lit(grace))
+        ).drop("_known_user")
+        out = out.join(_collapsed_days(df, start, end, s), "_business_date", "left") \
+            .withColumn("_volume_collapsed", F.coalesce("_volume_collapsed", F.lit(False)))
+    if entity == "shipments":
+        out = out.withColumn("_delivered_before_shipped",
+                             F.coalesce(F.col("delivered_at") < F.col("shipped_at"), F.lit(False)))
+    return out
+
+
+def _collapsed_days(orders: DataFrame, start: date, end: date, s: dict) -> DataFrame:
+    """Days of the interval whose order count is under `volume_floor` x the median of the
+    `volume_days` days before (days with fewer prior days are not judged)."""
+    n = s["volume_days"]
+    daily = orders.where(F.col("_business_date").between(
+        F.lit(start - timedelta(days=n)), F.lit(end))).groupBy("_business_date").count() \
+        .collect()
+    counts = {r["_business_date"]: r["count"] for r in daily}
+    rows = []
+    day = start
+    while day <= end:
+        prior = [counts.get(day - timedelta(days=k), 0) for k in range(1, n + 1)]
+        if all(p > 0 for p in prior):
+            median = sorted(prior)[n // 2]
+            rows.append((day, counts.get(day, 0) < s["volume_floor"] * median))
+        day += timedelta(days=1)
+    spark = orders.sparkSession
+    return spark.createDataFrame(rows or [(start, False)],
+                                 "_business_date date, _volume_collapsed boolean")
+
+
+# --- the run --------------------------------------------------------------------------------
+def run_gate(spark: SparkSession, config: Config, start: date, end: date,
+             entities: list[str] | None = None, run_id: str | None = None,
+             raise_on_failure: bool = True) -> GateResult:
+    """Validate silver for [start, end]; record the results; raise on a critical failure."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # GE's per-expectation progress bars
+    import great_expectations as gx
+
+    began = time.perf_counter()
+    run_id = run_id or uuid.uuid4().hex[:12]
+    s = settings(config)
+    root = config.path("quality")
+    root.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=str(root))
+    source = context.data_sources.add_or_update_spark(name="silver")
+    names = entities or [*contracts(), "order_items"]
+    validations, checks_by_suite, frames = [], {}, []
+    for entity in names:
+        df = validation_frame(spark, config, entity, start, end, s)
+        if df is None:
+            continue
+        df = df.persist()
+        frames.append(df)
+        checks = (contract_checks(contracts()[entity]) if entity in contracts() else []) \
+            + business_checks(entity, s) + freshness_checks(entity, s)
+        suite = gx.ExpectationSuite(name=f"silver_{entity}")
+        for ch in checks:
+            e = ch.expectation
+            e.severity = ch.severity
+            e.meta = {"rule": ch.rule, "table": entity}
+            suite.add_expectation(e)
+        suite = context.suites.add_or_update(suite)
+        asset = _asset(source, f"silver_{entity}")
+        batch = _batch_definition(asset)
+        vd = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=f"silver_{entity}", data=batch, suite=suite))
+        validations.append((entity, vd, df))
+        checks_by_suite[entity] = checks
+    rows, critical, warnings = [], [], []
+    for entity, vd, df in validations:
+        result = vd.run(batch_parameters={"dataframe": df}, result_format="SUMMARY")
+        for r in result.results:
+            cfg = r.expectation_config
+            meta = cfg.meta or {}
+            res = r.result or {}
+            unexpected = res.get("unexpected_count")
+            severity = str(getattr(cfg, "severity", "critical").value
+                           if hasattr(getattr(cfg, "severity", None), "value")
+                           else getattr(cfg, "severity", "critical"))
+            row = {"run_id": run_id, "interval_start": start, "interval_end": end,
+                   "domain": contracts()[entity].domain if entity in contracts()
+                   else "transaction", "table_name": entity, "expectation": cfg.type,
+                   "rule": meta.get("rule", cfg.type), "severity": severity,
+                   "success": bool(r.success), "element_count": res.get("element_count"),
+                   "unexpected_count": unexpected,
+                   "details": json.dumps({k: res[k] for k in ("partial_unexpected_list",
+                                                              "observed_value") if k in res},
+                                         default=str)[:2000]}
+            rows.append(row)
+            if not r.success:
+                (critical if severity == "critical" else warnings).append(row)
+    docs = _build_docs(context)
+    _record(spark, config, rows)
+    for df in frames:
+        df.unpersist()
+    out = GateResult(run_id, len(rows), critical, warnings, docs,
+                     round(time.perf_counter() - began, 1))
+    for w in warnings:
+        log.warning("quality warning: %s: %s (%s rows)", w["table_name"], w["rule"],
+                    w["unexpected_count"])
+    if critical and raise_on_failure:
+        raise QualityGateFailed(failure_message(critical, start, end))
+    return out
+
+
+def failure_message(critical: list[dict], start: date, end: date) -> str:
+    lines = [f"quality gate failed for {start}..{end}: {len(critical)} critical check(s)"]
+    for c in critical:
+        n = c["unexpected_count"]
+        lines.append(f"  silver.{c['table_name']}: {c['rule']}"
+                     + (f" ({n:,} rows)" if n is not None else ""))
+    return "\n".join(lines)
+
+
+def _asset(source, name: str):
+    try:
+        return source.get_asset(name)
+    except (LookupError, ValueError, KeyError):
+        return source.add_dataframe_asset(name=name)
+
+
+def _batch_definition(asset):
+    try:
+        return asset.get_batch_definition("whole")
+    except (LookupError, ValueError, KeyError):
+        return asset.add_batch_definition_whole_dataframe("whole")
+
+
+def _build_docs(context) -> str | None:
+    """Rebuild Data Docs (the validation results just stored) and return the index path."""
+    try:
+        context.build_data_docs()
+        site = context.get_docs_sites_urls()
+        return site[0]["site_url"] if site else None
+    except Exception as err:  # Data Docs are a convenience; the results are in the audit table
+        log.warning("Data Docs not built: %s", err)
+        return None
+
+
+def _record(spark: SparkSession, config: Config, rows: list[dict]) -> None:
+    table = config.table("audit", "quality_results")
+    spark.sql(f"create table if not exists {table} ({QUALITY_RESULTS_COLUMNS}) using delta")
+    if not rows:
+        return
+    names = [c.split()[0] for c in QUALITY_RESULTS_COLUMNS.split(", ")]
+    df = spark.createDataFrame([tuple(r.get(n) for n in names if n != "checked_at")
+                                for r in rows],
+                               ", ".join(c for c in QUALITY_RESULTS_COLUMNS.split(", ")
+                                         if not c.startswith("checked_at")))
+    df.withColumn("checked_at", F.current_timestamp()).select(*names) \
+        .write.format("delta").mode("append").saveAsTable(table)

@@ -1,0 +1,108 @@
+"""The DAG files: they import without errors, do no work at parse time, and every DAG has
+tags, an owner, retries, docs and its Spark tasks in the one-slot `spark` pool."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lanhai.config import PROJECT_ROOT
+
+PARSE = r"""
+import json, sys, time
+t = time.time()
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+seconds = time.time() - t
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in
+               ("pyspark", "py4j", "great_expectations", "duckdb") or m == "dbt.cli.main")
+dags = {}
+for dag_id, d in bag.dags.items():
+    dags[dag_id] = {
+        "tags": sorted(d.tags), "owner": d.owner, "doc": d.doc_md or "",
+        "retries": sorted({t.retries for t in d.tasks}),
+        "callbacks": all(t.on_failure_callback for t in d.tasks),
+        "tasks": {t.task_id: t.pool for t in d.tasks},
+        "timetable": type(d.timetable).__name__,
+    }
+print("RESULT " + json.dumps({"errors": {k: str(v)[-1500:] for k, v in bag.import_errors.items()},
+                              "dags": dags, "heavy": heavy, "seconds": seconds}))
+"""
+EXPECTED = {f"lanhai_ingest_{d}" for d in ("user", "product", "transaction", "logistics",
+                                           "marketing", "fx")} | {"lanhai_quality",
+                                                                  "lanhai_transform",
+                                                                  "lanhai_maintenance"}
+
+
+@pytest.fixture(scope="module")
+def parsed(tmp_path_factory):
+    """Parse dags/ in a fresh process with the project's Airflow environment."""
+    from lanhai.airflow_env import environ
+    from lanhai.config import load_config
+    from lanhai.dbt import build_manifest
+
+    config = load_config("test")
+    build_manifest(config)
+    env = environ(config)
+    env["AIRFLOW_HOME"] = str(tmp_path_factory.mktemp("airflow-home"))
+    proc = subprocess.run([sys.executable, "-c", PARSE, str(PROJECT_ROOT / "dags")], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    assert line, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return json.loads(line[0][7:])
+
+
+def test_dags_import_without_errors(parsed):
+    assert parsed["errors"] == {}
+    assert set(parsed["dags"]) == EXPECTED
+
+
+def test_parsing_starts_no_spark_gx_or_dbt(parsed):
+    assert parsed["heavy"] == [], "a DAG file imports heavy work at parse time"
+    assert parsed["seconds"] < 30
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED))
+def test_every_dag_is_documented_owned_tagged_and_retried(parsed, dag_id):
+    d = parsed["dags"][dag_id]
+    assert "lanhai" in d["tags"] and len(d["tags"]) >= 2
+    assert d["owner"] == "data-engineering"
+    assert len(d["doc"]) > 200 and d["doc"].lstrip().startswith("###")
+    assert d["retries"] and min(d["retries"]) >= 1
+    assert d["callbacks"], "every task has the failure callback"
+
+
+def test_spark_tasks_share_the_one_slot_pool(parsed):
+    for dag_id, d in parsed["dags"].items():
+        for task_id, pool in d["tasks"].items():
+            if task_id in ("interval",):  # no Spark
+                continue
+            assert pool == "spark", (dag_id, task_id)
+
+
+def test_transform_runs_every_dbt_model_as_a_task_with_its_tests_after(parsed):
+    tasks = parsed["dags"]["lanhai_transform"]["tasks"]
+    manifest = json.loads((_config().path("dbt") / "target" / "manifest.json").read_text())
+    models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    # Cosmos: dbt.<model>.run with dbt.<model>.test after it (dbt.<model>_run: no tests)
+    runs = {t.removeprefix("dbt.").removesuffix(".run").removesuffix("_run") for t in tasks
+            if t.endswith(("run",))}
+    assert models <= runs
+    assert sum(t.endswith(".test") for t in tasks) > 30
+
+
+def test_assets_link_ingest_quality_and_transform(parsed):
+    dags = parsed["dags"]
+    assert dags["lanhai_quality"]["timetable"] == "AssetTriggeredTimetable"
+    assert dags["lanhai_transform"]["timetable"] == "AssetTriggeredTimetable"
+    assert all(dags[d]["timetable"] == "CronTriggerTimetable"
+               for d in EXPECTED if d.startswith("lanhai_ingest_"))
+
+
+def _config():
+    from lanhai.config import load_config
+
+    return load_config("test")
