@@ -13,9 +13,11 @@ export DO_NOT_TRACK := 1
 
 setup: system venv jars  ## everything a new machine needs
 
-system:  ## Debian packages the project needs (Java, Maven; fonts and Chromium come later)
-	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then \
-	  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven; fi
+system:  ## Debian packages: Java and Maven (Spark, Delta jars), Chromium (browser tests), CJK fonts
+	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null \
+	  || ! command -v chromium >/dev/null || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
+	  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven chromium \
+	    fonts-noto-cjk; fi
 
 $(UV):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -24,9 +24,9 @@ from lanhai.config import PROJECT_ROOT, Config
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 
-def environ(config: Config, port: int = 8080) -> dict[str, str]:
+def environ(config: Config, port: int = 8080, home: Path | None = None) -> dict[str, str]:
     """The environment every airflow process of this project runs with."""
-    home = config.path("airflow")
+    home = home or config.path("airflow")
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
@@ -66,10 +66,10 @@ def run(config: Config, args: list[str], check: bool = True, **kw) -> subprocess
     return subprocess.run([airflow_bin(), *args], env=environ(config), check=check, **kw)
 
 
-def admin_password(config: Config) -> str:
+def admin_password(config: Config, home: Path | None = None) -> str:
     """The admin's password: $LANHAI_AIRFLOW_PASSWORD, else generated once and kept in the
     passwords file (never a fixed default)."""
-    home = config.path("airflow")
+    home = home or config.path("airflow")
     home.mkdir(parents=True, exist_ok=True)
     path = home / "passwords.json"
     wanted = os.environ.get("LANHAI_AIRFLOW_PASSWORD")
@@ -94,27 +94,28 @@ def setup(config: Config) -> None:
         capture_output=True)
 
 
-def pid_dir(config: Config) -> Path:
-    path = config.path("airflow") / "pids"
+def pid_dir(config: Config, home: Path | None = None) -> Path:
+    path = (home or config.path("airflow")) / "pids"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def up(config: Config, port: int = 8080, timeout: float = 180) -> dict[str, int]:
+def up(config: Config, port: int = 8080, timeout: float = 180, home: Path | None = None,
+       services: tuple[str, ...] = SERVICES) -> dict[str, int]:
     """Start the services in the background (PID files); wait for the UI to answer."""
     import urllib.request
 
-    env = environ(config, port)
+    env = environ(config, port, home)
     pids = {}
-    logs = config.path("airflow") / "logs"
+    logs = Path(env["AIRFLOW_HOME"]) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    for service in SERVICES:
+    for service in services:
         args = [airflow_bin(), service] + (["--port", str(port)] if service == "api-server"
                                            else [])
         out = (logs / f"{service}.out").open("ab")
         proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
-        (pid_dir(config) / f"{service}.pid").write_text(str(proc.pid))
+        (pid_dir(config, home) / f"{service}.pid").write_text(str(proc.pid))
         pids[service] = proc.pid
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -124,15 +125,15 @@ def up(config: Config, port: int = 8080, timeout: float = 180) -> dict[str, int]
                 return pids
         except OSError:
             time.sleep(2)
-    down(config)
+    down(config, home=home)
     raise RuntimeError(f"Airflow did not answer on 127.0.0.1:{port} within {timeout:.0f} s; "
                        f"see {logs}")
 
 
-def down(config: Config, grace: float = 30) -> list[int]:
+def down(config: Config, grace: float = 30, home: Path | None = None) -> list[int]:
     """Stop every service started by `up`, by PID (its whole process group)."""
     stopped = []
-    for pid_file in sorted(pid_dir(config).glob("*.pid")):
+    for pid_file in sorted(pid_dir(config, home).glob("*.pid")):
         pid = int(pid_file.read_text())
         try:
             os.killpg(pid, signal.SIGTERM)
@@ -152,3 +153,52 @@ def down(config: Config, grace: float = 30) -> list[int]:
         pid_file.unlink()
         stopped.append(pid)
     return stopped
+
+
+def chain() -> list[str]:
+    """The DAGs of one pass over the data, in order: each domain's ingest, the gate, dbt."""
+    from lanhai.orchestration import domains
+
+    return [*(f"lanhai_ingest_{d}" for d in domains()), "lanhai_quality", "lanhai_transform"]
+
+
+class ChainFailed(RuntimeError):
+    """A DAG of the chain did not succeed."""
+
+
+def run_chain(config: Config, start, end, home: Path | None = None, progress=None) -> dict:
+    """Run the chain through Airflow in this process, one DAG run per stage over [start, end]
+    (`dag.test()`, what `airflow dags test` does: the tasks share this process's Spark session
+    and catalog). Returns {dag_id: (state, seconds, {task_id: state})}; raises ChainFailed
+    naming the DAG and its failed tasks."""
+    env = environ(config, home=home)
+    if "airflow.configuration" in sys.modules and \
+            os.environ.get("AIRFLOW_HOME") != env["AIRFLOW_HOME"]:
+        raise RuntimeError("Airflow was imported before its environment was set")
+    os.environ.update({k: v for k, v in env.items() if k not in os.environ
+                       or k.startswith(("AIRFLOW", "LANHAI"))})
+    admin_password(config, home)
+    from lanhai.dbt import build_manifest
+
+    build_manifest(config)
+    subprocess.run([airflow_bin(), "db", "migrate"], env=env, check=True, capture_output=True)
+    subprocess.run([airflow_bin(), "pools", "set", "spark", "1", "One Spark process at a time"],
+                   env=env, check=True, capture_output=True)
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+    if bag.import_errors:
+        raise ChainFailed(f"DAG import errors: {bag.import_errors}")
+    conf = {"interval_start": str(start), "interval_end": str(end)}
+    results = {}
+    for dag_id in chain():
+        began = time.perf_counter()
+        if progress:
+            progress(dag_id)
+        run = bag.get_dag(dag_id).test(run_conf=conf)
+        tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+        results[dag_id] = (str(run.state), round(time.perf_counter() - began, 1), tasks)
+        if str(run.state) != "success":
+            failed = [t for t, s in tasks.items() if s != "success"]
+            raise ChainFailed(f"{dag_id} ended {run.state}: tasks not successful: {failed}")
+    return results

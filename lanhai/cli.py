@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated
 
 import typer
@@ -179,22 +179,45 @@ def dbt_sources() -> None:
 def demo(
     scale: Annotated[str | None, typer.Option(help="tiny, small, medium or large")] = None,
     regenerate: Annotated[bool, typer.Option(help="simulate again even if files landed")] = False,
+    direct: Annotated[bool, typer.Option(help="call the jobs and dbt directly instead of "
+                                              "running the DAGs")] = False,
     profile: Profile = None,
 ) -> None:
-    """Simulate (once), ingest to bronze and silver, build the marts, and summarise."""
+    """Simulate (once), then run the chain through Airflow (each domain's ingest, the quality
+    gate, dbt), and print the summary and the latest complete week against the plan."""
     config = load_config(profile)
     began = time.perf_counter()
     if regenerate or not (config.path("simulator") / "manifest.json").exists():
         generate(scale=scale, profile=profile, clean=True)
-    ingest(profile=profile)
-    summary(profile=profile)
-    from lanhai.dbt import run_dbt
+    from lanhai.simulator import load_manifest
+
+    params = load_manifest(config.path("simulator"))["params"]
+    start = date.fromisoformat(params["start"])
+    end = start + timedelta(days=int(params["days"]) - 1)
     from lanhai.summary import print_latest_week
 
-    console.print("building the marts (dbt build)…")
-    if not run_dbt(config, ["build"]):
-        console.print("[red]dbt build failed[/red]: see the log above and data/dbt/logs")
-        raise typer.Exit(1)
+    if direct:
+        ingest(profile=profile)
+        from lanhai.dbt import run_dbt
+
+        console.print("building the marts (dbt build)…")
+        if not run_dbt(config, ["build"]):
+            console.print("[red]dbt build failed[/red]: see the log above and data/dbt/logs")
+            raise typer.Exit(1)
+    else:
+        from lanhai.airflow_env import ChainFailed, run_chain
+
+        console.print(f"running the chain through Airflow for {start}..{end} "
+                      "(one DAG run per stage, `airflow dags test` in this process)…")
+        try:
+            results = run_chain(config, start, end,
+                                progress=lambda d: console.print(f"  ▶ {d}"))
+        except ChainFailed as err:
+            console.print(f"[red]{err}[/red]\nsee {config.path('airflow') / 'logs'}")
+            raise typer.Exit(1) from err
+        for dag_id, (state, seconds, tasks) in results.items():
+            console.print(f"  {dag_id}: {state} ({len(tasks)} tasks, {seconds:.0f} s)")
+    summary(profile=profile)
     from lanhai.spark import get_spark
 
     print_latest_week(get_spark(config), config, console)

@@ -328,8 +328,9 @@ def transform_dag():
         doc_md=f"""
 ### Transform: the dbt marts
 Runs when the quality gate has validated silver. Every dbt model is a task (astronomer-cosmos,
-from the manifest `lanhai dbt-manifest` built at set-up, so parsing this file runs no dbt), its
-tests right after it. Facts and KPI marts are incremental: they take what silver loaded since
+from the manifest `lanhai dbt-manifest` built at set-up, so parsing this file runs no dbt) that
+runs `dbt build` on it: the model, then its tests; a failing test fails the task and stops
+what depends on it. Facts and KPI marts are incremental: they take what silver loaded since
 their last build (a backfill's days included) and recompute the weeks from the earliest new
 business date (`dbt_project/README.md`). The interval the gate validated comes from its asset
 event and goes on to the `marts.weekly_review` asset. dbt tasks run in the `{SPARK_POOL}` pool.
@@ -351,8 +352,9 @@ event and goes on to the `marts.weekly_review` asset. dbt tasks run in the `{SPA
                                          profiles_yml_filepath=profiles),
             execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL,
                                              invocation_mode=InvocationMode.DBT_RUNNER),
+            # one `dbt build` per model: the model, then its tests, in one task
             render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST,
-                                       test_behavior=TestBehavior.AFTER_EACH),
+                                       test_behavior=TestBehavior.BUILD),
             operator_args={"pool": SPARK_POOL, "pre_execute": open_catalog,
                            "install_deps": False},
         )
@@ -414,7 +416,7 @@ safety check stays on, so time travel and running readers keep a week). Table hi
                     continue
                 for t in spark.catalog.listTables(db):
                     name = f"{db}.{t.name}"
-                    if t.tableType == "VIEW" or spark.sql(
+                    if t.isTemporary or t.tableType == "VIEW" or spark.sql(
                             f"describe detail {name}").first()["format"] != "delta":
                         continue
                     spark.sql(f"optimize {name}")

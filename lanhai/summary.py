@@ -15,7 +15,7 @@ def table_counts(spark: SparkSession, config: Config) -> list[tuple[str, int]]:
     for layer in config.raw["databases"]:
         db = config.db(layer)
         for t in spark.catalog.listTables(db):
-            if t.tableType != "VIEW":
+            if t.tableType != "VIEW" and not t.isTemporary:
                 out.append((f"{db}.{t.name}", spark.table(f"{db}.{t.name}").count()))
     return out
 

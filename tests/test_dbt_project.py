@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import incremental_tables
 
 from lanhai.dbt import SOURCES_YML, profiles, sources_text
 
@@ -54,39 +55,9 @@ def test_profile_uses_the_session_and_the_projects_catalog(config):
     assert str(config.path("catalog")) in params["spark.hadoop.javax.jdo.option.ConnectionURL"]
 
 
-INCREMENTAL_PREFIXES = ("fct_", "kpi_", "mart_weekly_review")
-
-
-def _incremental_tables(spark) -> list[str]:
-    return sorted(t.name for t in spark.catalog.listTables("marts")
-                  if t.name.startswith(INCREMENTAL_PREFIXES) and not t.isTemporary
-                  and t.tableType != "VIEW" and "__dbt_tmp" not in t.name)
-
-
-@pytest.fixture(scope="module")
-def built(small_lake, spark, config):
-    """The marts were built one day (and two late files) behind (conftest.small_lake). Build
-    them incrementally, keep a copy, then rebuild them with --full-refresh: the tests compare
-    the two, and check what the incremental run processed."""
-    from lanhai.dbt import run_dbt
-
-    before = {t: spark.sql(f"describe history marts.{t} limit 1").first()["version"]
-              for t in _incremental_tables(spark)}
-    watermarks = spark.sql("select max(dbt_built_at) as at from marts.kpi_gmv_weekly").first()
-    assert run_dbt(config, ["build"]), "incremental dbt build failed: see data/dbt/logs"
-    history = {t: spark.sql(f"describe history marts.{t}").where(
-        f"version > {before[t]}").collect() for t in _incremental_tables(spark)}
-    spark.sql("create database if not exists incremental_copy")
-    for t in _incremental_tables(spark):
-        spark.sql(f"create or replace table incremental_copy.{t} using delta as "
-                  f"select * from marts.{t}")
-    assert run_dbt(config, ["run", "--full-refresh", "--select", "marts"]), "full refresh failed"
-    return {**small_lake, "history": history, "previous_build": watermarks["at"]}
-
-
 @pytest.mark.integration
 def test_incremental_run_equals_a_full_refresh(built, spark):
-    tables = _incremental_tables(spark)
+    tables = incremental_tables(spark)
     assert {"fct_orders", "fct_order_items", "kpi_gmv_weekly", "mart_weekly_review"} <= set(tables)
     for t in tables:
         incremental = spark.table(f"incremental_copy.{t}").drop("dbt_built_at")

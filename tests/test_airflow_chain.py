@@ -1,0 +1,119 @@
+"""The chain through Airflow on the small lake: every domain's ingest DAG, the quality gate and
+the dbt transform (Cosmos), one run each over all the days that arrived (`dag.test()`, what
+`airflow dags test` does), in the test session's Spark process."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def chain(built, spark, config, tmp_path_factory):
+    from lanhai.airflow_env import run_chain
+
+    sim = config.raw["simulator"]
+    start = date.fromisoformat(sim["start"])
+    end = start + timedelta(days=sim["days"] - 1)
+    began = spark.sql("select current_timestamp()").first()[0]
+    home = tmp_path_factory.mktemp("airflow-home")
+    results = run_chain(config, start, end, home=home)
+    return {"results": results, "start": start, "end": end, "began": began, "home": home}
+
+
+def test_every_dag_and_task_of_the_chain_succeeded(chain):
+    from lanhai.airflow_env import chain as chain_ids
+
+    results = chain["results"]
+    assert list(results) == chain_ids()
+    for dag_id, (state, _, tasks) in results.items():
+        assert state == "success", dag_id
+        assert tasks and all(s == "success" for s in tasks.values()), (dag_id, tasks)
+    assert len(results["lanhai_transform"][2]) > 50  # one task per dbt model
+
+
+def test_the_runs_are_audited_with_their_interval(chain, spark, config):
+    rows = spark.sql(f"select dag_id, task_id, status, interval_start, interval_end from "
+                     f"{config.table('audit', 'pipeline_runs')} where recorded_at >= "
+                     f"'{chain['began']}'").collect()
+    seen = {(r.dag_id, r.task_id) for r in rows}
+    assert {(d, "ingest") for d in chain["results"] if d.startswith("lanhai_ingest_")} <= seen
+    assert ("lanhai_quality", "validate") in seen
+    assert ("lanhai_transform", "publish") in seen
+    assert all((r.interval_start, r.interval_end) == (chain["start"], chain["end"])
+               for r in rows)
+
+
+def test_the_gate_recorded_its_checks_and_the_marts_are_built(chain, spark, config):
+    checks = spark.sql(f"select count(*) as n, count_if(not success and severity = 'critical')"
+                       f" as failed from {config.table('audit', 'quality_results')} where "
+                       f"checked_at >= '{chain['began']}'").first()
+    assert checks.n > 100 and checks.failed == 0
+    docs = config.path("quality") / "gx" / "uncommitted" / "data_docs" / "local_site"
+    assert (docs / "index.html").exists(), "Data Docs were not built"
+    weeks = spark.sql(f"select count(distinct iso_week_label) from "
+                      f"{config.db('marts')}.mart_weekly_review where is_complete_week").first()[0]
+    assert weeks > 70
+
+
+@pytest.fixture(scope="module")
+def ui(chain, config):
+    """The Airflow API server (UI) on the chain's metadata DB, on 127.0.0.1, stopped by PID."""
+    import socket
+
+    from lanhai import airflow_env
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    airflow_env.up(config, port, home=chain["home"], services=("api-server",))
+    password = airflow_env.admin_password(config, chain["home"])
+    yield f"http://127.0.0.1:{port}", password
+    stopped = airflow_env.down(config, home=chain["home"])
+    assert stopped, "the API server was not running at the end"
+
+
+def test_the_ui_refuses_anonymous_users(ui):
+    import urllib.error
+    import urllib.request
+
+    url, _ = ui
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(f"{url}/api/v2/dags", timeout=30)
+    assert err.value.code in (401, 403)
+
+
+def test_after_login_the_ui_lists_the_dags_and_shows_a_successful_run(ui, tmp_path):
+    import re
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    url, password = ui
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"),
+                                    args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(f"{url}/dags")
+        page.wait_for_load_state("networkidle")
+        assert "/auth/login" in page.url, "the UI showed DAGs without a login"
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", "wrong-password")
+        page.locator("button[type=submit]").click()
+        page.wait_for_timeout(1500)
+        assert "/auth/login" in page.url
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", password)
+        page.locator("button[type=submit]").click()
+        page.wait_for_load_state("networkidle")
+        page.goto(f"{url}/dags")
+        page.wait_for_selector("text=lanhai_transform", timeout=60_000)
+        listed = set(re.findall(r"lanhai_\w+", page.inner_text("body")))
+        assert {"lanhai_ingest_user", "lanhai_quality", "lanhai_transform"} <= listed
+        page.goto(f"{url}/dags/lanhai_quality/runs")
+        page.wait_for_selector("text=Success", timeout=60_000)
+        page.screenshot(path=str(tmp_path / "runs.png"))
+        browser.close()
