@@ -39,7 +39,9 @@ BUSINESS_DATE = {
     "fx_rates": "rate_date",
 }
 DEFAULTS = {"late_reference_grace_days": 2, "volume_floor": 0.3, "volume_days": 7,
-            "max_line_gmv_cny": 1_000_000, "freshness_days": 2}
+            "max_line_gmv_cny": 1_000_000, "freshness_days": 2,
+            "freshness_days_by_entity": {"categories": None, "warehouses": None,
+                                         "merchants": 14, "skus": 14, "fx_rates": 4}}
 
 
 class QualityGateFailed(RuntimeError):
@@ -130,6 +132,10 @@ def business_checks(entity: str, s: dict) -> list[Check]:
     return out
 
 
+def _freshness_days(entity: str, s: dict) -> int | None:
+    return s["freshness_days_by_entity"].get(entity, s["freshness_days"])
+
+
 def freshness_checks(entity: str, s: dict) -> list[Check]:
     """Event feeds (a business date per row): rows in the interval, and not stale."""
     import great_expectations as gx
@@ -139,7 +145,8 @@ def freshness_checks(entity: str, s: dict) -> list[Check]:
     ex = gx.expectations
     return [Check(entity, "rows in the interval", "warning",
                   ex.ExpectTableRowCountToBeBetween(min_value=1)),
-            Check(entity, f"latest data within {s['freshness_days']} days of the interval's end",
+            Check(entity, f"latest data within {_freshness_days(entity, s)} days of the interval's "
+                          "end",
                   "warning", ex.ExpectColumnValuesToBeInSet(column="_stale", value_set=[False]))]
 
 
@@ -163,7 +170,8 @@ def validation_frame(spark: SparkSession, config: Config, entity: str, start: da
         df = df.select(*cols, F.to_date("updated_at").alias("_business_date"))
     in_interval = df.where(F.col("_business_date").between(F.lit(start), F.lit(end)))
     latest = df.agg(F.max("_business_date")).first()[0]
-    stale = latest is None or latest < end - timedelta(days=s["freshness_days"])
+    days = _freshness_days(entity, s)
+    stale = days is not None and (latest is None or latest < end - timedelta(days=days))
     out = in_interval.withColumn("_stale", F.lit(stale))
     if entity == "orders":
         users = spark.table(config.table("silver", "users")).select(
