@@ -25,10 +25,11 @@ def interval(small_lake):
 def scratch(spark, config):
     """A config whose silver and audit are shallow clones in their own databases, so that a
     defect injected there never reaches the session's lake."""
-    spark.sql("create database if not exists gate_silver")
-    spark.sql("create database if not exists gate_audit")
+    for db in ("gate_silver", "gate_audit"):  # a clone cannot replace a non-empty table
+        spark.sql(f"drop database if exists {db} cascade")
+        spark.sql(f"create database {db}")
     for t in ("orders", "users"):
-        spark.sql(f"create or replace table gate_silver.{t} shallow clone "
+        spark.sql(f"create table gate_silver.{t} shallow clone "
                   f"{config.table('silver', t)}")
     dbs = {**config.raw["databases"], "silver": "gate_silver", "audit": "gate_audit"}
     yield replace(config, raw={**config.raw, "databases": dbs})

@@ -227,20 +227,19 @@ def run_gate(spark: SparkSession, config: Config, start: date, end: date,
     context = gx.get_context(mode="file", project_root_dir=str(root))
     source = context.data_sources.add_or_update_spark(name="silver")
     names = entities or [*contracts(), "order_items"]
-    validations, checks_by_suite, frames = [], {}, []
+    validations = []
     for entity in names:
         df = validation_frame(spark, config, entity, start, end, s)
         if df is None:
             continue
         df = df.persist()
-        frames.append(df)
         checks = (contract_checks(contracts()[entity]) if entity in contracts() else []) \
             + business_checks(entity, s) + freshness_checks(entity, s)
         suite = gx.ExpectationSuite(name=f"silver_{entity}")
         for ch in checks:
             e = ch.expectation
             e.severity = ch.severity
-            e.meta = {"rule": ch.rule, "table": entity}
+            e.meta = {"rule": ch.rule, "table": entity, "severity": ch.severity}
             suite.add_expectation(e)
         suite = context.suites.add_or_update(suite)
         asset = _asset(source, f"silver_{entity}")
@@ -248,7 +247,6 @@ def run_gate(spark: SparkSession, config: Config, start: date, end: date,
         vd = context.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=f"silver_{entity}", data=batch, suite=suite))
         validations.append((entity, vd, df))
-        checks_by_suite[entity] = checks
     rows, critical, warnings = [], [], []
     for entity, vd, df in validations:
         result = vd.run(batch_parameters={"dataframe": df}, result_format="SUMMARY")
@@ -257,9 +255,7 @@ def run_gate(spark: SparkSession, config: Config, start: date, end: date,
             meta = cfg.meta or {}
             res = r.result or {}
             unexpected = res.get("unexpected_count")
-            severity = str(getattr(cfg, "severity", "critical").value
-                           if hasattr(getattr(cfg, "severity", None), "value")
-                           else getattr(cfg, "severity", "critical"))
+            severity = meta.get("severity", "critical")
             row = {"run_id": run_id, "interval_start": start, "interval_end": end,
                    "domain": contracts()[entity].domain if entity in contracts()
                    else "transaction", "table_name": entity, "expectation": cfg.type,
@@ -274,7 +270,7 @@ def run_gate(spark: SparkSession, config: Config, start: date, end: date,
                 (critical if severity == "critical" else warnings).append(row)
     docs = _build_docs(context)
     _record(spark, config, rows)
-    for df in frames:
+    for _, _, df in validations:
         df.unpersist()
     out = GateResult(run_id, len(rows), critical, warnings, docs,
                      round(time.perf_counter() - began, 1))
