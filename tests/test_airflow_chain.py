@@ -108,8 +108,12 @@ def test_after_login_the_ui_lists_the_dags_and_shows_a_successful_run(ui, tmp_pa
         page.fill("input[name=username]", "admin")
         page.fill("input[name=password]", password)
         page.locator("button[type=submit]").click()
+        # the login redirects (to the page asked for): wait for that navigation to finish
+        # before navigating again, or Chromium aborts one of the two
+        page.wait_for_url(lambda u: "/auth/login" not in u, timeout=60_000)
         page.wait_for_load_state("networkidle")
-        page.goto(f"{url}/dags")
+        if not page.url.rstrip("/").endswith("/dags"):
+            page.goto(f"{url}/dags")
         page.wait_for_selector("text=lanhai_transform", timeout=60_000)
         listed = set(re.findall(r"lanhai_\w+", page.inner_text("body")))
         assert {"lanhai_ingest_user", "lanhai_quality", "lanhai_transform"} <= listed
