@@ -9,15 +9,16 @@ export SPARK_LOCAL_IP := 127.0.0.1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: setup system venv jars demo test lint unit integration bench lock clean airflow airflow-stop
+.PHONY: setup system venv jars demo test lint unit integration bench lock clean airflow airflow-stop notebooks-clean report
 
 setup: system venv jars  ## everything a new machine needs
 
-system:  ## Debian packages: Java and Maven (Spark, Delta jars), Chromium (browser tests), CJK fonts
+system:  ## Debian packages: Java, Maven (Delta jars), Chromium (PDFs, browser tests), CJK fonts, pdftotext
 	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null \
-	  || ! command -v chromium >/dev/null || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
+	  || ! command -v chromium >/dev/null || ! command -v pdftotext >/dev/null \
+	  || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
 	  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven chromium \
-	    fonts-noto-cjk; fi
+	    fonts-noto-cjk poppler-utils; fi
 
 $(UV):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,3 +62,9 @@ lock:  ## re-resolve requirements.lock from setup.cfg
 
 clean:  ## delete everything the project wrote (data/, .venv, .jars)
 	rm -rf data .venv .jars
+
+report: setup  ## the weekly review of the latest complete week (WEEK=2025-W23 for another)
+	$(BIN)/lanhai report $(if $(WEEK),--week $(WEEK))
+
+notebooks-clean:  ## strip the notebooks' outputs before a commit
+	$(BIN)/python -c "import glob, nbformat; [nbformat.write(nb, p) for p in glob.glob('notebooks/*.ipynb') for nb in [nbformat.read(p, as_version=4)] if [c.update(outputs=[], execution_count=None) for c in nb.cells if c.cell_type == 'code'] is not None]"

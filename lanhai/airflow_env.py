@@ -156,10 +156,21 @@ def down(config: Config, grace: float = 30, home: Path | None = None) -> list[in
 
 
 def chain() -> list[str]:
-    """The DAGs of one pass over the data, in order: each domain's ingest, the gate, dbt."""
+    """The DAGs of one pass over the data, in order: each domain's ingest, the gate, dbt, the
+    weekly review."""
     from lanhai.orchestration import domains
 
-    return [*(f"lanhai_ingest_{d}" for d in domains()), "lanhai_quality", "lanhai_transform"]
+    return [*(f"lanhai_ingest_{d}" for d in domains()), "lanhai_quality", "lanhai_transform",
+            "lanhai_weekly_review"]
+
+
+def last_complete_week(end) -> str:
+    """The ISO week of the last Sunday on or before `end` (the latest week the data covers)."""
+    from datetime import timedelta
+
+    sunday = end - timedelta(days=(end.weekday() + 1) % 7)
+    year, week, _ = sunday.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 class ChainFailed(RuntimeError):
@@ -195,7 +206,9 @@ def run_chain(config: Config, start, end, home: Path | None = None, progress=Non
         began = time.perf_counter()
         if progress:
             progress(dag_id)
-        run = bag.get_dag(dag_id).test(run_conf=conf)
+        run_conf = ({"week": last_complete_week(end)} if dag_id == "lanhai_weekly_review"
+                    else conf)
+        run = bag.get_dag(dag_id).test(run_conf=run_conf)
         tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
         results[dag_id] = (str(run.state), round(time.perf_counter() - began, 1), tasks)
         if str(run.state) != "success":

@@ -111,6 +111,32 @@ def review(
     print_latest_week(get_spark(config), config, console, week=week)
 
 
+@app.command()
+def report(
+    week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2025-W23 (default: the "
+                                                  "latest complete week)")] = None,
+    lang: Annotated[list[str] | None, typer.Option(help="zh (default) and/or en; repeat "
+                                                        "for both")] = None,
+    pdf: Annotated[bool, typer.Option(help="print a PDF of each language too")] = True,
+    profile: Profile = None,
+) -> None:
+    """Build the weekly operating review (HTML and PDF) from the marts under reports/<week>/."""
+    from lanhai.report import ReportError, build_report
+    from lanhai.spark import get_spark
+
+    config = load_config(profile)
+    try:
+        files = build_report(get_spark(config), config, week=week,
+                             langs=tuple(lang or ("zh", "en")), pdf=pdf,
+                             progress=lambda m: console.print(f"  ▶ {m}"))
+    except ReportError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from err
+    console.print(f"weekly review {files.week} ({files.status}) in {files.folder}:")
+    for path in [*files.html.values(), *files.pdf.values(), files.snapshot]:
+        console.print(f"  {path}")
+
+
 @app.command("airflow-setup")
 def airflow_setup(profile: Profile = None) -> None:
     """Airflow's metadata DB, the `spark` pool, the dbt manifest, the admin's password."""
@@ -184,7 +210,8 @@ def demo(
     profile: Profile = None,
 ) -> None:
     """Simulate (once), then run the chain through Airflow (each domain's ingest, the quality
-    gate, dbt), and print the summary and the latest complete week against the plan."""
+    gate, dbt, the weekly review), and print the summary and the latest complete week against
+    the plan."""
     config = load_config(profile)
     began = time.perf_counter()
     if regenerate or not (config.path("simulator") / "manifest.json").exists():
@@ -217,10 +244,20 @@ def demo(
             raise typer.Exit(1) from err
         for dag_id, (state, seconds, tasks) in results.items():
             console.print(f"  {dag_id}: {state} ({len(tasks)} tasks, {seconds:.0f} s)")
-    summary(profile=profile)
+    from lanhai.airflow_env import last_complete_week
     from lanhai.spark import get_spark
 
+    week = last_complete_week(end)
+    if direct:
+        from lanhai.report import build_report
+
+        build_report(get_spark(config), config, week=week,
+                     progress=lambda m: console.print(f"  ▶ {m}"))
+    summary(profile=profile)
     print_latest_week(get_spark(config), config, console)
+    folder = config.path("reports") / week
+    console.print(f"[bold]weekly review {week}[/bold] (HTML and PDF, 中文 and English): "
+                  + ", ".join(str(p) for p in sorted(folder.glob("review-*"))))
     console.print(f"[bold]demo finished in {time.perf_counter() - began:.0f} s[/bold]")
 
 

@@ -122,13 +122,14 @@ def interval_extra(start: date, end: date, **more) -> dict:
 
 
 def record_run(spark, config, context, task_id: str, status: str, rows: int | None,
-               details: dict) -> None:
-    """Append one row to audit.pipeline_runs: what a task did for which interval."""
+               details: dict, interval: tuple[date, date] | None = None) -> None:
+    """Append one row to audit.pipeline_runs: what a task did for which interval (the run's,
+    unless the task says otherwise, e.g. the week a weekly review covers)."""
     from pyspark.sql import functions as F
 
     table = config.table("audit", "pipeline_runs")
     spark.sql(f"create table if not exists {table} ({PIPELINE_RUNS_COLUMNS}) using delta")
-    start, end = interval_of(context)
+    start, end = interval or interval_of(context)
     ti = context.get("task_instance")
     row = [(getattr(ti, "dag_id", None), context.get("run_id"), task_id, start, end, status,
             rows, json.dumps(details, default=str)[:4000])]
@@ -379,6 +380,94 @@ event and goes on to the `marts.weekly_review` asset. dbt tasks run in the `{SPA
         span >> dbt >> publish(span)
 
     return lanhai_transform()
+
+
+def reports_asset():
+    from airflow.sdk import Asset
+
+    return Asset(name="reports.weekly_review", uri="lanhai://reports/weekly_review",
+                 group="reports")
+
+
+def review_week(context) -> str:
+    """The ISO week a weekly-review run reports on: the `week` param, else the week that ended
+    on the Sunday before the run (a Monday 09:00 run reports on last week)."""
+    params = context.get("params") or {}
+    if params.get("week"):
+        return str(params["week"])
+    when = context.get("logical_date") or context.get("data_interval_end") or datetime.now(
+        SHANGHAI)
+    sunday = when.astimezone(SHANGHAI).date() - timedelta(days=1)
+    sunday -= timedelta(days=(sunday.weekday() + 1) % 7)
+    year, week, _ = sunday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def weekly_review_dag():
+    """The weekly operating review: Mondays 09:00 Asia/Shanghai, once the marts hold the week."""
+    from airflow.sdk import CronTriggerTimetable, Metadata, Param, PokeReturnValue, dag, task
+
+    @dag(
+        dag_id="lanhai_weekly_review",
+        schedule=CronTriggerTimetable("0 9 * * 1", timezone="Asia/Shanghai"),
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args(),
+        tags=["lanhai", "report", "weekly-review"],
+        params={"week": Param(None, type=["null", "string"], pattern=r"^\d{4}-W\d{2}$",
+                              description="ISO week, e.g. 2025-W23 (default: last week)")},
+        doc_md="""
+### Weekly review: the operating team's report
+Mondays 09:00 (Asia/Shanghai), on the ISO week that ended the day before (or the `week`
+param). `wait_for_marts` checks the `marts.weekly_review` asset's latest event (no Spark):
+it waits, rescheduling every 15 minutes for up to 6 hours, until the transform has built the
+marts through the week's Sunday. If they never arrive (the quality gate stopped the transform,
+or a feed is late) the wait is skipped and the report is built anyway: it then says plainly
+that the week's data failed the gate, is incomplete, or is missing, instead of showing wrong
+numbers. `build_report` writes HTML and PDF in Chinese and English under
+`data/reports/<week>/` with `snapshot.json` (the Delta version of every mart it read) and
+emits the `reports.weekly_review` asset. Runs in the `spark` pool.
+""",
+    )
+    def lanhai_weekly_review():
+        @task.sensor(inlets=[marts_asset()], poke_interval=900, timeout=6 * 3600,
+                     mode="reschedule", soft_fail=True)
+        def wait_for_marts(**context) -> PokeReturnValue:
+            from lanhai.report.data import parse_week
+
+            week = review_week(context)
+            _, sunday = parse_week(week)
+            events = context["inlet_events"][marts_asset()]
+            latest = events[-1].extra if len(events) else {}
+            reached = latest.get("interval_end")
+            log.info("week %s ends %s; the marts were last built through %s", week, sunday,
+                     reached)
+            done = bool(reached) and date.fromisoformat(reached) >= sunday
+            return PokeReturnValue(is_done=done, xcom_value=week)
+
+        @task(pool=SPARK_POOL, outlets=[reports_asset()], trigger_rule="none_failed")
+        def build_report(**context):
+            from lanhai.config import load_config
+            from lanhai.report import build_report as build
+            from lanhai.report.data import parse_week
+            from lanhai.spark import get_spark
+
+            config = load_config()
+            spark = get_spark(config)
+            week = review_week(context)
+            files = build(spark, config, week=week, progress=log.info)
+            if files.status != "ok":
+                log.warning("LANHAI REVIEW %s built as %s: the report says so instead of "
+                            "showing numbers", week, files.status)
+            details = {"week": week, "status": files.status, "folder": str(files.folder)}
+            record_run(spark, config, context, "build_report", files.status, None, details,
+                       interval=parse_week(week))
+            yield Metadata(reports_asset(), details)
+
+        wait_for_marts() >> build_report()
+
+    return lanhai_weekly_review()
 
 
 def maintenance_dag():

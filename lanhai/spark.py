@@ -135,3 +135,51 @@ def get_spark(config: Config) -> SparkSession:
         if not spark.catalog.databaseExists(config.db(layer)):
             spark.sql(f"create database {config.db(layer)}")
     return spark
+
+
+def get_reader_spark(config: Config, driver_memory: str = "1g") -> SparkSession:
+    """A read-only session for analysts and reports that never opens the catalog.
+
+    It keeps an in-memory catalog of its own and registers every Delta table of the lake under
+    the same names (`marts.kpi_gmv_weekly`, `silver.orders`, ...) as external tables over the
+    same folders. It takes no lock, so a notebook can stay open while the jobs, dbt and Airflow
+    run: Delta gives each query a consistent snapshot. dbt's views (staging, intermediate) live
+    only in the metastore and are not available here; query the marts.
+    """
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
+    os.environ["TZ"] = config.spark["timezone"]
+    time.tzset()
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    conf = spark_conf(config)
+    conf.pop("spark.hadoop.javax.jdo.option.ConnectionURL")
+    conf["spark.sql.catalogImplementation"] = "in-memory"
+    conf["spark.driver.memory"] = driver_memory
+    conf["spark.app.name"] = f"{conf['spark.app.name']}-reader"
+    conf["spark.driver.extraJavaOptions"] = " ".join(
+        o for o in conf["spark.driver.extraJavaOptions"].split() if "derby" not in o)
+    builder = SparkSession.builder
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    register_lake_tables(spark, config)
+    return spark
+
+
+def register_lake_tables(spark: SparkSession, config: Config) -> list[str]:
+    """Name every Delta table under the lake folder in this session's (in-memory) catalog."""
+    names = []
+    for db_dir in sorted(config.lake.glob("*.db")):
+        db = db_dir.name[: -len(".db")]
+        spark.sql(f"create database if not exists {db}")
+        for table_dir in sorted(p for p in db_dir.iterdir() if (p / "_delta_log").is_dir()):
+            name = f"{db}.{table_dir.name}"
+            spark.sql(f"create table if not exists {name} using delta "
+                      f"location '{table_dir.as_posix()}'")
+            names.append(name)
+    return names

@@ -44,7 +44,27 @@ def test_the_runs_are_audited_with_their_interval(chain, spark, config):
     assert ("lanhai_quality", "validate") in seen
     assert ("lanhai_transform", "publish") in seen
     assert all((r.interval_start, r.interval_end) == (chain["start"], chain["end"])
-               for r in rows)
+               for r in rows if r.dag_id != "lanhai_weekly_review")
+
+
+def test_the_weekly_review_dag_built_the_report_of_the_last_complete_week(chain, spark,
+                                                                         config):
+    import json
+
+    from lanhai.airflow_env import last_complete_week
+    from lanhai.report.data import parse_week
+
+    week = last_complete_week(chain["end"])
+    folder = config.path("reports") / week
+    snapshot = json.loads((folder / "snapshot.json").read_text(encoding="utf-8"))
+    assert snapshot["status"] == "ok" and snapshot["gate"] == "passed"
+    for lang in ("zh", "en"):
+        assert (folder / f"review-{week}.{lang}.pdf").stat().st_size > 10_000
+    [row] = spark.sql(f"select status, interval_start, interval_end from "
+                      f"{config.table('audit', 'pipeline_runs')} where dag_id = "
+                      f"'lanhai_weekly_review' and recorded_at >= '{chain['began']}'").collect()
+    assert row.status == "ok"
+    assert (row.interval_start, row.interval_end) == parse_week(week)
 
 
 def test_the_gate_recorded_its_checks_and_the_marts_are_built(chain, spark, config):

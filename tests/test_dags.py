@@ -27,6 +27,8 @@ for dag_id, d in bag.dags.items():
         "callbacks": all(t.on_failure_callback for t in d.tasks),
         "tasks": {t.task_id: t.pool for t in d.tasks},
         "timetable": type(d.timetable).__name__,
+        "timetable_summary": str(getattr(d.timetable, "expression", "")),
+        "timezone": str(getattr(d.timetable, "timezone", "")),
     }
 print("RESULT " + json.dumps({"errors": {k: str(v)[-1500:] for k, v in bag.import_errors.items()},
                               "dags": dags, "heavy": heavy, "seconds": seconds}))
@@ -34,7 +36,8 @@ print("RESULT " + json.dumps({"errors": {k: str(v)[-1500:] for k, v in bag.impor
 EXPECTED = {f"lanhai_ingest_{d}" for d in ("user", "product", "transaction", "logistics",
                                            "marketing", "fx")} | {"lanhai_quality",
                                                                   "lanhai_transform",
-                                                                  "lanhai_maintenance"}
+                                                                  "lanhai_maintenance",
+                                                                  "lanhai_weekly_review"}
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +80,7 @@ def test_every_dag_is_documented_owned_tagged_and_retried(parsed, dag_id):
 def test_spark_tasks_share_the_one_slot_pool(parsed):
     for dag_id, d in parsed["dags"].items():
         for task_id, pool in d["tasks"].items():
-            if task_id in ("interval",):  # no Spark
+            if task_id in ("interval", "wait_for_marts"):  # no Spark
                 continue
             assert pool == "spark", (dag_id, task_id)
 
@@ -104,3 +107,25 @@ def _config():
     from lanhai.config import load_config
 
     return load_config("test")
+
+
+def test_the_weekly_review_runs_on_mondays_at_nine_in_shanghai(parsed):
+    d = parsed["dags"]["lanhai_weekly_review"]
+    assert d["timetable"] == "CronTriggerTimetable"
+    assert d["timetable_summary"] == "0 9 * * 1"
+    assert "Shanghai" in d["timezone"]
+    assert list(d["tasks"]) == ["wait_for_marts", "build_report"]
+
+
+@pytest.mark.parametrize(("logical", "week"), [
+    ("2025-06-09T09:00:00+08:00", "2025-W23"),   # a Monday run: last week
+    ("2025-06-09T01:00:00+00:00", "2025-W23"),   # the same instant in UTC
+    ("2025-06-11T09:00:00+08:00", "2025-W23"),   # a manual run mid-week: the last full week
+])
+def test_the_weekly_review_reports_on_the_week_that_ended(logical, week):
+    from datetime import datetime
+
+    from lanhai.orchestration import review_week
+
+    assert review_week({"logical_date": datetime.fromisoformat(logical)}) == week
+    assert review_week({"params": {"week": "2024-W46"}}) == "2024-W46"

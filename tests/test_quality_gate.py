@@ -66,3 +66,17 @@ def test_a_day_whose_order_volume_collapses_stops_the_gate(spark, scratch, inter
     failed = spark.sql("select rule, severity from gate_audit.quality_results where not success"
                        ).collect()
     assert any(r.severity == "critical" and "daily order volume" in r.rule for r in failed)
+
+
+def test_a_day_without_any_order_stops_the_gate(spark, scratch, interval):
+    """A missing file leaves no row at all for its day: the volume is judged per day."""
+    start, end = interval
+    day = end - timedelta(days=3)
+    spark.sql(f"delete from gate_silver.orders where to_date(coalesce(paid_at, created_at)) = "
+              f"date '{day}'")
+    with pytest.raises(QualityGateFailed) as err:
+        run_gate(spark, scratch, start, end, entities=["orders"])
+    import re
+
+    found = re.search(r"silver\.orders: daily order volume .*\((\d+) rows\)", str(err.value))
+    assert found and int(found.group(1)) >= 1, str(err.value)

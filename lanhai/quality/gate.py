@@ -117,10 +117,6 @@ def business_checks(entity: str, s: dict) -> list[Check]:
             entity, f"user known within {s['late_reference_grace_days']} days of the order",
             "critical", ex.ExpectColumnValuesToBeInSet(column="_user_missing_after_grace",
                                                        value_set=[False])))
-        out.append(Check(
-            entity, f"daily order volume at least {s['volume_floor']:.0%} of the median of the "
-                    f"{s['volume_days']} days before", "critical",
-            ex.ExpectColumnValuesToBeInSet(column="_volume_collapsed", value_set=[False])))
     if entity == "order_items":
         out.append(Check(entity, f"line GMV within [0, {s['max_line_gmv_cny']:,}] CNY", "warning",
                          ex.ExpectColumnValuesToBeBetween(column="line_gmv_cny", min_value=0,
@@ -130,6 +126,18 @@ def business_checks(entity: str, s: dict) -> list[Check]:
                          ex.ExpectColumnValuesToBeInSet(column="_delivered_before_shipped",
                                                         value_set=[False])))
     return out
+
+
+def volume_checks(s: dict) -> list[Check]:
+    """On the frame of the interval's days (one row per day, orders_daily_frame): a day with
+    no orders at all (a missing file) has no row in silver, so it is judged here."""
+    import great_expectations as gx
+
+    return [Check(
+        "orders", f"daily order volume at least {s['volume_floor']:.0%} of the median of the "
+                  f"{s['volume_days']} days before", "critical",
+        gx.expectations.ExpectColumnValuesToBeInSet(column="_volume_collapsed",
+                                                    value_set=[False]))]
 
 
 def _freshness_days(entity: str, s: dict) -> int | None:
@@ -181,17 +189,26 @@ def validation_frame(spark: SparkSession, config: Config, entity: str, start: da
             "_user_missing_after_grace",
             F.col("_known_user").isNull() & (F.to_date("created_at") <= F.lit(grace))
         ).drop("_known_user")
-        out = out.join(_collapsed_days(df, start, end, s), "_business_date", "left") \
-            .withColumn("_volume_collapsed", F.coalesce("_volume_collapsed", F.lit(False)))
     if entity == "shipments":
         out = out.withColumn("_delivered_before_shipped",
                              F.coalesce(F.col("delivered_at") < F.col("shipped_at"), F.lit(False)))
     return out
 
 
+def orders_daily_frame(spark: SparkSession, config: Config, start: date, end: date,
+                       s: dict) -> DataFrame | None:
+    """One row per day of the interval with its order count and whether it collapsed."""
+    table = config.table("silver", "orders")
+    if not spark.catalog.tableExists(table):
+        return None
+    orders = spark.table(table).select(F.expr(BUSINESS_DATE["orders"]).alias("_business_date"))
+    return _collapsed_days(orders, start, end, s)
+
+
 def _collapsed_days(orders: DataFrame, start: date, end: date, s: dict) -> DataFrame:
-    """Days of the interval whose order count is under `volume_floor` x the median of the
-    `volume_days` days before (days with fewer prior days are not judged)."""
+    """Every day of the interval that has `volume_days` days with orders before it, its order
+    count (0 for a day with none), and whether that count is under `volume_floor` x the median
+    of those days."""
     n = s["volume_days"]
     daily = orders.where(F.col("_business_date").between(
         F.lit(start - timedelta(days=n)), F.lit(end))).groupBy("_business_date").count() \
@@ -203,11 +220,11 @@ def _collapsed_days(orders: DataFrame, start: date, end: date, s: dict) -> DataF
         prior = [counts.get(day - timedelta(days=k), 0) for k in range(1, n + 1)]
         if all(p > 0 for p in prior):
             median = sorted(prior)[n // 2]
-            rows.append((day, counts.get(day, 0) < s["volume_floor"] * median))
+            rows.append((day, counts.get(day, 0), median,
+                         counts.get(day, 0) < s["volume_floor"] * median))
         day += timedelta(days=1)
-    spark = orders.sparkSession
-    return spark.createDataFrame(rows or [(start, False)],
-                                 "_business_date date, _volume_collapsed boolean")
+    return orders.sparkSession.createDataFrame(
+        rows, "_business_date date, orders long, median_before long, _volume_collapsed boolean")
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -235,18 +252,12 @@ def run_gate(spark: SparkSession, config: Config, start: date, end: date,
         df = df.persist()
         checks = (contract_checks(contracts()[entity]) if entity in contracts() else []) \
             + business_checks(entity, s) + freshness_checks(entity, s)
-        suite = gx.ExpectationSuite(name=f"silver_{entity}")
-        for ch in checks:
-            e = ch.expectation
-            e.severity = ch.severity
-            e.meta = {"rule": ch.rule, "table": entity, "severity": ch.severity}
-            suite.add_expectation(e)
-        suite = context.suites.add_or_update(suite)
-        asset = _asset(source, f"silver_{entity}")
-        batch = _batch_definition(asset)
-        vd = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=f"silver_{entity}", data=batch, suite=suite))
-        validations.append((entity, vd, df))
+        validations.append((entity, _validation(context, source, f"silver_{entity}", entity,
+                                                checks), df))
+        if entity == "orders":  # one row per day: a day without orders is judged too
+            daily = orders_daily_frame(spark, config, start, end, s).persist()
+            validations.append((entity, _validation(context, source, "silver_orders_daily",
+                                                    entity, volume_checks(s)), daily))
     rows, critical, warnings = [], [], []
     for entity, vd, df in validations:
         result = vd.run(batch_parameters={"dataframe": df}, result_format="SUMMARY")
@@ -289,6 +300,22 @@ def failure_message(critical: list[dict], start: date, end: date) -> str:
         lines.append(f"  silver.{c['table_name']}: {c['rule']}"
                      + (f" ({n:,} rows)" if n is not None else ""))
     return "\n".join(lines)
+
+
+def _validation(context, source, name: str, entity: str, checks: list[Check]):
+    """A stored suite + validation definition over a dataframe asset; each expectation keeps
+    its rule, table and severity in its meta (the results and Data Docs show them)."""
+    import great_expectations as gx
+
+    suite = gx.ExpectationSuite(name=name)
+    for ch in checks:
+        e = ch.expectation
+        e.severity = ch.severity
+        e.meta = {"rule": ch.rule, "table": entity, "severity": ch.severity}
+        suite.add_expectation(e)
+    suite = context.suites.add_or_update(suite)
+    return context.validation_definitions.add_or_update(gx.ValidationDefinition(
+        name=name, data=_batch_definition(_asset(source, name)), suite=suite))
 
 
 def _asset(source, name: str):
