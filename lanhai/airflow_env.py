@@ -142,6 +142,8 @@ def down(config: Config, grace: float = 30, home: Path | None = None) -> list[in
             continue
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):  # reap it if this process started it
+                os.waitpid(pid, os.WNOHANG)
             try:
                 os.killpg(pid, 0)
                 time.sleep(0.5)

@@ -78,12 +78,14 @@ def default_args() -> dict:
 
 
 def _day(value) -> date | None:
+    """A business date as a plain `datetime.date` (Airflow hands out pendulum objects, which
+    PySpark's DateType refuses: it checks the exact type)."""
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value.astimezone(SHANGHAI).date()
+        value = value.astimezone(SHANGHAI).date()
     if isinstance(value, date):
-        return value
+        return date(value.year, value.month, value.day)
     return date.fromisoformat(str(value)[:10])
 
 
