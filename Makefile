@@ -9,7 +9,7 @@ export SPARK_LOCAL_IP := 127.0.0.1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: setup system venv jars demo test lint unit integration bench lock clean airflow airflow-stop notebooks-clean report
+.PHONY: setup system venv jars demo test lint unit integration bench lock clean airflow airflow-stop notebooks-clean report bench-chain
 
 setup: system venv jars  ## everything a new machine needs
 
@@ -53,8 +53,11 @@ airflow: setup  ## Airflow on http://127.0.0.1:8080 (user admin; password genera
 airflow-stop:  ## stop the Airflow services by PID
 	$(BIN)/lanhai airflow-down
 
-bench: setup  ## simulator and ingest rows/s at small and medium
-	$(BIN)/python bench/run.py
+bench: setup  ## simulator and ingest rows/s, dbt build, incremental vs full refresh (SCALES=small,medium)
+	$(BIN)/python bench/run.py --scales $(or $(SCALES),small,medium)
+
+bench-chain: setup  ## the whole chain's wall time through Airflow and called directly (SCALES=small)
+	$(BIN)/python bench/chain.py --scales $(or $(SCALES),small)
 
 lock:  ## re-resolve requirements.lock from setup.cfg
 	$(UV) pip compile setup.cfg --extra dev -o requirements.lock --python-version 3.11 \

@@ -77,8 +77,9 @@ def to_svg(draw, *, family: str | None = None, size=(7.0, 3.0)) -> str:
 
 def _axis_formatter(unit: str, lang: str) -> FuncFormatter:
     def label(v, _pos):
-        if unit == "rate":
-            return f"{v * 100:.0f}%"
+        if unit == "rate":  # ticks half a point apart need the decimal to differ
+            return f"{v * 100:.1f}%" if abs(v * 1000 - round(v * 100) * 10) > 1e-6 \
+                else f"{v * 100:.0f}%"
         if unit == "pct":
             return f"{v:.0f}%"
         if unit == "cny":
