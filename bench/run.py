@@ -22,9 +22,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _timed(fn, *args):
+    """Run fn(*args); return (result, seconds), and say how long it took on stderr as it
+    happens (a long scale that is stopped still leaves its figures so far)."""
     t = time.perf_counter()
     out = fn(*args)
-    return out, round(time.perf_counter() - t, 1)
+    seconds = round(time.perf_counter() - t, 1)
+    name = getattr(fn, "__name__", "step")
+    detail = args[0] if args and isinstance(args[0], str) else (args[1] if len(args) > 1 else "")
+    print(f"  {datetime.now():%H:%M:%S} {name} {detail}: {seconds} s", file=sys.stderr,
+          flush=True)
+    return out, seconds
 
 
 def one(scale: str) -> dict:
@@ -100,10 +107,10 @@ def main() -> None:
         subprocess.run(["rm", "-rf", str(data)], check=True)
         env = {**os.environ, "LANHAI_DATA_DIR": str(data), "LANHAI_PROFILE": "local"}
         proc = subprocess.run([sys.executable, __file__, "--one", scale], env=env,
-                              capture_output=True, text=True, check=False)
+                              stdout=subprocess.PIPE, text=True, check=False)  # stderr: live
         line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
         if proc.returncode or not line:
-            sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+            sys.stderr.write(proc.stdout[-3000:])
             raise SystemExit(f"bench {scale} failed")
         res = json.loads(line[0][7:])
         results.append(res)
