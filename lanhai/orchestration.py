@@ -318,7 +318,13 @@ def transform_dag():
     """dbt as Airflow tasks (astronomer-cosmos), scheduled on the validated silver."""
     from airflow.sdk import Metadata, dag, task
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+    from cosmos.constants import (
+        ExecutionMode,
+        InvocationMode,
+        LoadMode,
+        TestBehavior,
+        TestIndirectSelection,
+    )
 
     config, project, profiles, manifest = dbt_paths()
 
@@ -356,8 +362,11 @@ event and goes on to the `marts.weekly_review` asset. dbt tasks run in the `{SPA
                                          project_name="lanhai"),
             profile_config=ProfileConfig(profile_name="lanhai", target_name=config.profile,
                                          profiles_yml_filepath=profiles),
-            execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL,
-                                             invocation_mode=InvocationMode.DBT_RUNNER),
+            # buildable: a model's task runs the tests whose other parents are its ancestors,
+            # so a relationships test runs with its child model, never before it exists
+            execution_config=ExecutionConfig(
+                execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER,
+                test_indirect_selection=TestIndirectSelection.BUILDABLE),
             # one `dbt build` per model: the model, then its tests, in one task
             render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST,
                                        test_behavior=TestBehavior.BUILD),

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('kpi_catalogue') }} (its relationships test runs with this model in Airflow)
 -- Every KPI of the weekly review in one shape: week x KPI x scope, value, numerator and
 -- denominator (money and counts exact in the numerator). Cohort KPIs (LTV/CAC, first-year
 -- survival) show, in each week, the latest cohort whose window had ended by the week's Sunday.

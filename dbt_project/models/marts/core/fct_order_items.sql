@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('fct_orders') }} (its relationships test: fct_orders is built first)
 {{ config(
     materialized='incremental', incremental_strategy='merge', unique_key=['order_id', 'line_no']
 ) }}

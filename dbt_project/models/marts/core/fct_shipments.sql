@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('fct_orders') }} (its relationships test: fct_orders is built first)
 {{ config(materialized='incremental', incremental_strategy='merge', unique_key='shipment_id') }}
 -- One row per shipment: dates in Asia/Shanghai, on-time flag, and whether it is its order's
 -- first shipment (the week an order's GMV counts in the logistics cost share).
