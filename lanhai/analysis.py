@@ -38,9 +38,9 @@ def _marts(config: Config | None) -> str:
 
 
 def latest_complete_week(spark: SparkSession, config: Config | None = None) -> str | None:
-    row = spark.sql(f"select max(iso_week_label) as w from {_marts(config)}.mart_weekly_review "
-                    f"where is_complete_week").first()
-    return row.w if row else None
+    from lanhai.summary import latest_complete_week as latest
+
+    return latest(spark, config or load_config())
 
 
 def review(spark: SparkSession, week: str | None = None, scope_type: str | None = None,

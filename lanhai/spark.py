@@ -111,8 +111,9 @@ def spark_conf(config: Config) -> dict[str, str]:
     return conf
 
 
-def get_spark(config: Config) -> SparkSession:
-    """Return this process's SparkSession, creating it (and taking the catalog) once."""
+def _active_session(config: Config):
+    """Prepare this process for Spark (loopback, this Python, the lake's clock) and return the
+    session it already has, if any."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
     # Python turns Spark timestamps into local datetimes: keep its clock on the lake's zone.
@@ -120,9 +121,16 @@ def get_spark(config: Config) -> SparkSession:
     time.tzset()
     from pyspark.sql import SparkSession
 
-    active = SparkSession.getActiveSession()
+    return SparkSession.getActiveSession()
+
+
+def get_spark(config: Config) -> SparkSession:
+    """Return this process's SparkSession, creating it (and taking the catalog) once."""
+    active = _active_session(config)
     if active is not None:
         return active
+    from pyspark.sql import SparkSession
+
     if config.catalog["kind"] == "embedded":
         acquire_catalog_lock(config)
     config.lake.mkdir(parents=True, exist_ok=True)
@@ -146,15 +154,11 @@ def get_reader_spark(config: Config, driver_memory: str = "1g") -> SparkSession:
     run: Delta gives each query a consistent snapshot. dbt's views (staging, intermediate) live
     only in the metastore and are not available here; query the marts.
     """
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
-    os.environ["TZ"] = config.spark["timezone"]
-    time.tzset()
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
+    active = _active_session(config)
     if active is not None:
         return active
+    from pyspark.sql import SparkSession
+
     conf = spark_conf(config)
     conf.pop("spark.hadoop.javax.jdo.option.ConnectionURL")
     conf["spark.sql.catalogImplementation"] = "in-memory"
