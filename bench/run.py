@@ -34,6 +34,24 @@ def _timed(fn, *args):
     return out, seconds
 
 
+def _dbt_breakdown(config) -> dict:
+    """Where the last dbt invocation spent its time: models vs tests (summed node times; dbt
+    runs one thread, so they add up to the run less dbt's own start-up), and the slowest
+    nodes."""
+    results = json.loads((config.path("dbt") / "target" / "run_results.json").read_text())
+    nodes = results["results"]
+
+    def total(kind: str) -> float:
+        return round(sum(n["execution_time"] for n in nodes
+                         if n["unique_id"].split(".")[0] == kind), 1)
+
+    slowest = sorted(nodes, key=lambda n: -n["execution_time"])[:8]
+    return {"models_s": total("model"), "tests_s": total("test"),
+            "unit_tests_s": total("unit_test"),
+            "slowest": {n["unique_id"].split(".", 2)[2]: round(n["execution_time"], 1)
+                        for n in slowest}}
+
+
 def one(scale: str) -> dict:
     """Simulate, ingest and build the marts at one scale in this process; return figures."""
     import shutil
@@ -64,13 +82,16 @@ def one(scale: str) -> dict:
     again, noop_s = _timed(run_job, "ingest", config)
     ok, dbt_s = _timed(run_dbt, config, ["build"])
     assert ok, "dbt build failed"
+    build_nodes = _dbt_breakdown(config)
     for f in last_files:
         shutil.move(held / f.relative_to(config.landing), f)
     _, day_ingest_s = _timed(run_job, "ingest", config)
     ok, incremental_s = _timed(run_dbt, config, ["build"])
     assert ok, "incremental dbt build failed"
+    incremental_nodes = _dbt_breakdown(config)
     ok, full_s = _timed(run_dbt, config, ["build", "--full-refresh"])
     assert ok, "dbt build --full-refresh failed"
+    full_nodes = _dbt_breakdown(config)
     rows = result.rows
     ingested = sum(r.get("rows", 0) for r in bronze["bronze"])
     return {
@@ -90,6 +111,9 @@ def one(scale: str) -> dict:
         "dbt_incremental_one_day_s": incremental_s,
         "dbt_full_refresh_s": full_s,
         "incremental_to_full_ratio": round(incremental_s / full_s, 2),
+        "dbt_build_nodes": build_nodes,
+        "dbt_incremental_nodes": incremental_nodes,
+        "dbt_full_refresh_nodes": full_nodes,
     }
 
 

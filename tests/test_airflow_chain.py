@@ -141,3 +141,71 @@ def test_after_login_the_ui_lists_the_dags_and_shows_a_successful_run(ui, tmp_pa
         page.wait_for_selector("text=Success", timeout=60_000)
         page.screenshot(path=str(tmp_path / "runs.png"))
         browser.close()
+
+
+def test_a_critical_defect_stops_the_gate_dag_and_the_transform_is_not_triggered(chain, spark,
+                                                                                config):
+    """A day whose orders vanished from silver (a lost file): the quality DAG fails on the
+    volume rule for silver.orders and emits no `quality.silver_validated` event, so the
+    transform, scheduled on that asset, is not triggered, and the marts keep their versions.
+    Then the runbook's fix: silver is restored (Delta RESTORE), the quality DAG is run again,
+    passes and emits the event (which also leaves the latest gate verdict a pass for the
+    tests that read it)."""
+    import os
+
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    from lanhai.config import PROJECT_ROOT
+
+    orders = config.table("silver", "orders")
+    before = spark.sql(f"describe history {orders} limit 1").first().version
+    marts = {t: spark.sql(f"describe history {config.db('marts')}.{t} limit 1").first().version
+             for t in ("mart_weekly_review", "kpi_gmv_weekly")}
+
+    def validated_events() -> int:
+        with create_session() as session:
+            asset = session.query(AssetModel).filter(
+                AssetModel.uri == "lanhai://quality/silver_validated").one()
+            return session.query(AssetEvent).filter(AssetEvent.asset_id == asset.id).count()
+
+    def run_quality():
+        bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))  # parsed with retries 0
+        run = bag.get_dag("lanhai_quality").test(run_conf={
+            "interval_start": str(end - timedelta(days=20)), "interval_end": str(end)})
+        return run, {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+    events = validated_events()
+    end = chain["end"]
+    day = end - timedelta(days=4)
+    began = spark.sql("select current_timestamp()").first()[0]
+    spark.sql(f"delete from {orders} where to_date(coalesce(paid_at, created_at)) = "
+              f"date '{day}'")
+    retries = os.environ.get("LANHAI_TASK_RETRIES")
+    os.environ["LANHAI_TASK_RETRIES"] = "0"
+    try:
+        try:
+            failed_run, states = run_quality()
+        finally:
+            spark.sql(f"restore table {orders} to version as of {before}")
+        after_failure = validated_events()
+        passed_run, passed_states = run_quality()
+    finally:
+        if retries is None:
+            os.environ.pop("LANHAI_TASK_RETRIES")
+        else:
+            os.environ["LANHAI_TASK_RETRIES"] = retries
+    assert str(failed_run.state) == "failed" and "failed" in states.values(), states
+    failed = spark.sql(
+        f"select table_name, rule, unexpected_count from "
+        f"{config.table('audit', 'quality_results')} where not success and severity = "
+        f"'critical' and checked_at >= '{began}'").collect()
+    assert any(r.table_name == "orders" and "daily order volume" in r.rule for r in failed), \
+        failed
+    assert after_failure == events, "the gate's failure still validated silver"
+    for t, v in marts.items():
+        assert spark.sql(f"describe history {config.db('marts')}.{t} limit 1").first().version \
+            == v, f"{t} changed"
+    assert str(passed_run.state) == "success", passed_states
+    assert validated_events() == events + 1

@@ -2,9 +2,11 @@
 {% macro gmv_share_by_week(flag, share_name, exclude_scopes=[]) %}
 with lines as (
     select * from {{ ref('int_order_items_scoped') }}
-    {%- if exclude_scopes %}
-    where scope_type not in ('{{ exclude_scopes | join("', '") }}')
-    {%- endif %}
+    where
+        {{ reaches_changed_weeks('paid_date') }}
+        {%- if exclude_scopes %}
+        and scope_type not in ('{{ exclude_scopes | join("', '") }}')
+        {%- endif %}
 ),
 
 by_week as (

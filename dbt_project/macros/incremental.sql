@@ -62,3 +62,27 @@ from {{ cte }}
     )
 {%- endif %}
 {%- endmacro %}
+
+{#
+  Where a weekly mart reads its base rows: on an incremental run, keep the rows that can reach
+  a week to recompute, i.e. `date_col` on or after the first day of the earliest such week's
+  window (`window_days` long; a week for a plain weekly KPI, 90 for a 90-day window ending on
+  the week's Sunday). True on a full build. select_changed_weeks alone would still have Spark
+  compute every week of history and then throw all but the last few away.
+#}
+{% macro reaches_changed_weeks(date_col, window_days=7) -%}
+{%- if is_incremental() -%}
+{{ date_col }} >= date_sub({{ recompute_from() }}, {{ window_days - 1 }})
+{%- else -%}
+true
+{%- endif -%}
+{%- endmacro %}
+
+{# A week (or a window keyed by its Sunday) that an incremental run recomputes; true on a full build. #}
+{% macro is_changed_week(week_end_col) -%}
+{%- if is_incremental() -%}
+{{ week_end_col }} >= {{ recompute_from() }}
+{%- else -%}
+true
+{%- endif -%}
+{%- endmacro %}

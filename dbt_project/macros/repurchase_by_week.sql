@@ -6,11 +6,15 @@
 {% macro repurchase_by_week(entity_cols, where='true', scope_type=none) %}
 with paid_days as (
     select * from {{ ref('int_paid_days_by_window') }}
-    where {{ where }}
+    where
+        {{ where }}
+        and {{ reaches_changed_weeks('paid_date', 90) }}
+        and {{ is_changed_week('window_end_date') }}
 ),
 
 weeks as (
     select * from {{ ref('int_weeks_covered') }}
+    where {{ is_changed_week('week_end_date') }}
 ),
 
 per_entity as (

@@ -1,4 +1,7 @@
 -- depends_on: {{ ref('kpi_catalogue') }} (its relationships test runs with this model in Airflow)
+-- A table, not a view: the weekly review, the movers and three data tests read it, and a view
+-- would union every KPI mart again for each of them.
+{{ config(materialized='table') }}
 -- Every KPI of the weekly review in one shape: week x KPI x scope, value, numerator and
 -- denominator (money and counts exact in the numerator). Cohort KPIs (LTV/CAC, first-year
 -- survival) show, in each week, the latest cohort whose window had ended by the week's Sunday.

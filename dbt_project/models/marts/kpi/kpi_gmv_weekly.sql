@@ -4,6 +4,7 @@
 -- scopes (a refund is not split by line).
 with lines as (
     select * from {{ ref('int_order_items_scoped') }}
+    where {{ reaches_changed_weeks('paid_date') }}
 ),
 
 orders as (
@@ -12,6 +13,7 @@ orders as (
 
 refunds as (
     select * from {{ ref('int_refunds_converted') }}
+    where {{ reaches_changed_weeks('refunded_date') }}
 ),
 
 dates as (

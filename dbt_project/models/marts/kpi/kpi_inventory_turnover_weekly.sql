@@ -8,6 +8,7 @@ with inventory as (
         snapshot_date,
         sum(inventory_value_cny) as inventory_value_cny
     from {{ ref('fct_inventory_daily') }}
+    where {{ reaches_changed_weeks('snapshot_date', 30) }}
     group by merchant_id, snapshot_date
 ),
 
@@ -17,7 +18,7 @@ cogs as (
         paid_date,
         sum(line_cogs_cny) as cogs_cny
     from {{ ref('fct_order_items') }}
-    where is_paid
+    where is_paid and {{ reaches_changed_weeks('paid_date', 30) }}
     group by merchant_id, paid_date
 ),
 

@@ -3,6 +3,9 @@
 -- delivery (shipments delivered in the week by their promised time / shipments delivered).
 with shipments as (
     select * from {{ ref('fct_shipments') }}
+    where
+        {{ reaches_changed_weeks('shipped_date') }}
+        or {{ reaches_changed_weeks('delivered_date') }}
 ),
 
 orders as (

@@ -9,7 +9,7 @@ with lines as (
         paid_date,
         sum(line_gmv_cny) as gmv_cny
     from {{ ref('fct_order_items') }}
-    where is_paid
+    where is_paid and {{ reaches_changed_weeks('paid_date', 90) }}
     group by merchant_id, paid_date
 ),
 
@@ -21,7 +21,7 @@ deliveries as (
         count(*) as delivered
     from {{ ref('fct_shipments') }} as shipments
     inner join {{ ref('fct_orders') }} as orders on shipments.order_id = orders.order_id
-    where shipments.is_delivered
+    where shipments.is_delivered and {{ reaches_changed_weeks('shipments.delivered_date', 90) }}
     group by orders.merchant_id, shipments.delivered_date
 ),
 
@@ -32,13 +32,16 @@ pairs as (
         user_id,
         count(distinct paid_date) as paid_days
     from {{ ref('int_paid_days_by_window') }}
-    where scope_type = 'all'
+    where
+        scope_type = 'all'
+        and {{ reaches_changed_weeks('paid_date', 90) }}
+        and {{ is_changed_week('window_end_date') }}
     group by window_end_date, merchant_id, user_id
 ),
 
 weeks as (
     select * from {{ ref('int_weeks_covered') }}
-    where date_sub(week_end_date, 89) >= first_data_date
+    where date_sub(week_end_date, 89) >= first_data_date and {{ is_changed_week('week_end_date') }}
 ),
 
 merchants as (

@@ -3,7 +3,7 @@
 -- and beauty).
 with lines as (
     select * from {{ ref('int_order_items_scoped') }}
-    where scope_type in ('all', 'category')
+    where scope_type in ('all', 'category') and {{ reaches_changed_weeks('paid_date') }}
 ),
 
 per_spu as (

@@ -3,6 +3,7 @@
 -- users 60+ with any paid order in those days; null until 365 days of data exist.
 with lines as (
     select * from {{ ref('int_order_items_paid') }}
+    where {{ reaches_changed_weeks('paid_date', 365) }}
 ),
 
 users as (
