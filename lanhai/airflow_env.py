@@ -23,6 +23,13 @@ from lanhai.config import PROJECT_ROOT, Config
 
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
 
+# The embedded default keeps Airflow's metadata in SQLite (WAL). The API server, scheduler,
+# DAG processor and CLI all write to it; SQLite's default busy wait (5 s) made a CLI write
+# (`backfill create`) fail with "database is locked" on a loaded 2-core machine. Writers wait
+# up to a minute instead. (A PostgreSQL URL in AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is used
+# as given, without these arguments.)
+SQLITE_CONNECT_ARGS = {"timeout": 60}
+
 
 def environ(config: Config, port: int = 8080, home: Path | None = None) -> dict[str, str]:
     """The environment every airflow process of this project runs with."""
@@ -55,6 +62,9 @@ def environ(config: Config, port: int = 8080, home: Path | None = None) -> dict[
         "LANHAI_DATA_DIR": str(config.data_dir),
         "LANHAI_TASK_RETRIES": os.environ.get("LANHAI_TASK_RETRIES", "2"),
     }
+    if env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "sqlite").startswith("sqlite"):
+        for key in ("SQL_ALCHEMY_CONNECT_ARGS", "SQL_ALCHEMY_CONNECT_ARGS_ASYNC"):
+            env[f"AIRFLOW__DATABASE__{key}"] = "lanhai.airflow_env.SQLITE_CONNECT_ARGS"
     return env
 
 
@@ -152,9 +162,23 @@ def down(config: Config, grace: float = 30, home: Path | None = None) -> list[in
         else:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
+            _wait_gone(pid, 15)
         pid_file.unlink()
         stopped.append(pid)
     return stopped
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    """Wait for a killed process group to vanish (reaping the leader if it is our child)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
 
 
 def chain() -> list[str]:

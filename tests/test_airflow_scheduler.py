@@ -73,7 +73,10 @@ def airflow(tmp_path_factory, config):
 def _airflow(own, *args, check=True) -> subprocess.CompletedProcess:
     from lanhai import airflow_env
 
-    return airflow_env.run(own, list(args), check=check, capture_output=True, text=True)
+    proc = airflow_env.run(own, list(args), check=False, capture_output=True, text=True)
+    assert not check or proc.returncode == 0, \
+        f"airflow {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
+    return proc
 
 
 def _runs(own) -> list[dict]:
