@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -71,187 +72,251 @@ class Landed:
     schema_drift: list[dict] = field(default_factory=list)
 
 
-# --- vectorised formatting ----------------------------------------------------------------
-def fmt_ts(ts: np.ndarray) -> np.ndarray:
+# --- vectorised formatting (Arrow compute kernels: no Python loop, no object arrays) ----------
+STR = pa.large_string()  # 64-bit offsets: a large world's JSON lines pass 2 GB
+
+
+def _s(text: str) -> pa.Scalar:
+    return pa.scalar(text, STR)
+
+
+def _join(*parts, sep: str = "") -> pa.Array:
+    """Concatenate string arrays and literal strings row by row (null if any part is null)."""
+    return pc.binary_join_element_wise(*[_s(p) if isinstance(p, str) else p for p in parts],
+                                       _s(sep))
+
+
+def _text(values) -> pa.Array:
+    """Strings (an object array or a pandas column) as an Arrow string array."""
+    return pa.array(np.asarray(values, dtype=object), type=STR)
+
+
+def _int_text(values) -> pa.Array:
+    return pa.array(np.asarray(values, dtype=np.int64)).cast(STR)
+
+
+@cache
+def _clock() -> pa.Array:
+    """"HH:MM:SS" for every second of a day, to look times up instead of formatting them."""
+    sec = np.arange(86400)
+    return _join(*[pc.utf8_lpad(_int_text(v), 2, "0")
+                   for v in (sec // 3600, sec // 60 % 60, sec % 60)], sep=":")
+
+
+def _dates(first: int, last: int) -> pa.Array:
+    """"YYYY-MM-DD" of the epoch days first..last."""
+    return pa.array(np.arange(first, last + 1), type=pa.int32()).cast(pa.date32()).cast(STR)
+
+
+def fmt_ts(ts) -> pa.Array:
     """Epoch seconds -> ISO-8601 in Beijing time; negatives are null."""
     ts = np.asarray(ts, dtype=np.int64)
-    local = (ts + SHANGHAI_OFFSET).astype("datetime64[s]")
-    out = np.char.add(np.datetime_as_string(local, unit="s"), "+08:00").astype(object)
-    out[ts < 0] = None
-    return out
+    missing = ts < 0
+    local = np.where(missing, 0, ts) + SHANGHAI_OFFSET
+    day, sec = np.divmod(local, 86400)
+    first = int(day.min()) if len(day) else 0
+    dates = _dates(first, int(day.max()) if len(day) else 0).take(pa.array(day - first))
+    text = _join(dates, "T", _clock().take(pa.array(sec)), "+08:00")
+    return pc.if_else(pa.array(missing), pa.scalar(None, STR), text) if missing.any() else text
 
 
-def fmt_day(world: Clean, day: np.ndarray) -> np.ndarray:
-    base = np.datetime64(world.start.isoformat())
-    return np.datetime_as_string(base + np.asarray(day, dtype="timedelta64[D]"), unit="D")
+def fmt_day(world: Clean, day) -> pa.Array:
+    base = (world.start - date(1970, 1, 1)).days
+    day = np.asarray(day, dtype=np.int64)
+    if not len(day):
+        return pa.array([], type=STR)
+    first = int(day.min())
+    return _dates(base + first, base + int(day.max())).take(pa.array(day - first))
 
 
-def fmt_cents(cents: np.ndarray) -> np.ndarray:
-    c = np.asarray(cents, dtype=np.int64)
-    a = np.abs(c)
-    s = np.char.add(np.char.add((a // 100).astype(str), "."), np.char.zfill((a % 100).astype(str),
-                                                                            2))
-    return np.where(c < 0, np.char.add("-", s), s).astype(object)
+def _fixed(units, width: int) -> pa.Array:
+    """Integer units of 10**-width -> decimal text ("-12.05")."""
+    u = np.asarray(units, dtype=np.int64)
+    a = np.abs(u)
+    text = _join(_int_text(a // 10**width), ".",
+                 pc.utf8_lpad(_int_text(a % 10**width), width, "0"))
+    return pc.if_else(pa.array(u < 0), _join("-", text), text)
 
 
-def fmt_micro(micro: np.ndarray) -> np.ndarray:
-    m = np.asarray(micro, dtype=np.int64)
-    return np.char.add(np.char.add((m // 10**6).astype(str), "."),
-                       np.char.zfill((m % 10**6).astype(str), 6)).astype(object)
+def fmt_cents(cents) -> pa.Array:
+    return _fixed(cents, 2)
 
 
-def fmt_bool(b: np.ndarray) -> np.ndarray:
-    return np.where(np.asarray(b, dtype=bool), "true", "false").astype(object)
+def fmt_micro(micro) -> pa.Array:
+    return _fixed(micro, 6)
 
 
-def _blank_to_none(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a, dtype=object)
-    a[(a == "") | pd.isna(a)] = None
-    return a
+def fmt_bool(b) -> pa.Array:
+    return pc.if_else(pa.array(np.asarray(b, dtype=bool)), _s("true"), _s("false"))
 
 
-def source_frame(world: Clean, entity: str) -> pd.DataFrame:
+def _blank_to_none(values) -> pa.Array:
+    col = pa.array(np.asarray(values, dtype=object), type=STR, from_pandas=True)
+    return pc.if_else(pc.equal(col, _s("")), pa.scalar(None, STR), col)
+
+
+@dataclass
+class Rows:
+    """An entity's records as its source sends them: Arrow columns in contract order (text,
+    except the Parquet feed's own types), and per record its landing day, its position among
+    the clean records and its defect (-1 clean, -2 duplicate, else an index into the kinds)."""
+
+    cols: dict[str, pa.Array]
+    day: np.ndarray
+    pos: np.ndarray
+    defect: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.day)
+
+    def take(self, idx) -> Rows:
+        idx = np.asarray(idx, dtype=np.int64)
+        where = pa.array(idx)
+        return Rows({k: v.take(where) for k, v in self.cols.items()}, self.day[idx].copy(),
+                    self.pos[idx].copy(), self.defect[idx].copy())
+
+    def slice(self, s: int, e: int) -> Rows:
+        return Rows({k: v.slice(s, e - s) for k, v in self.cols.items()}, self.day[s:e],
+                    self.pos[s:e], self.defect[s:e])
+
+    def to_pandas(self) -> pd.DataFrame:
+        """A few records as a pandas frame, to break them one rule at a time."""
+        frame = pd.DataFrame({k: v.to_numpy(zero_copy_only=False) for k, v in self.cols.items()})
+        frame["_day"], frame["_pos"], frame["_defect"] = self.day, self.pos, self.defect
+        return frame
+
+    def like(self, frame: pd.DataFrame) -> Rows:
+        """A pandas frame of this entity's records back as Rows with these columns' types."""
+        cols = {k: (_text(frame[k]) if pa.types.is_large_string(v.type)
+                    else pa.array(frame[k].to_numpy(), type=v.type))
+                for k, v in self.cols.items()}
+        return Rows(cols, frame["_day"].to_numpy(dtype=np.int64).copy(),
+                    frame["_pos"].to_numpy(dtype=float).copy(),
+                    frame["_defect"].to_numpy(dtype=np.int64).copy())
+
+    @staticmethod
+    def concat(parts: list[Rows]) -> Rows:
+        first = parts[0]
+        return Rows({k: pa.concat_arrays([p.cols[k] for p in parts]) for k in first.cols},
+                    np.concatenate([p.day for p in parts]),
+                    np.concatenate([p.pos for p in parts]),
+                    np.concatenate([p.defect for p in parts]))
+
+
+def source_rows(world: Clean, entity: str) -> Rows:
     """Return the entity's records as the strings its source sends, in contract order."""
     t = world.tables[entity]
     if entity == "inventory":
-        return pd.DataFrame({
-            "snapshot_date": fmt_day(world, t["snapshot_day"]).astype(object),
-            "sku_id": t["sku_id"].to_numpy(), "warehouse_id": t["warehouse_id"].to_numpy(),
-            "qty_on_hand": t["qty_on_hand"].to_numpy(), "exported_at": t["exported_at"].to_numpy(),
-            "_day": t["_day"].to_numpy(),
-        })
-    if entity == "users":
-        f = {c: t[c].to_numpy(dtype=object) for c in ("user_id", "gender", "city", "city_tier",
-                                                      "acquisition_channel", "phone")}
-        f.update(registered_at=fmt_ts(t["registered_at"]), birth_year=t["birth_year"].astype(
-            str).to_numpy(dtype=object), is_pet_owner=fmt_bool(t["is_pet_owner"]),
-                 id_card_no=_blank_to_none(t["id_card_no"].to_numpy()),
-                 email=_blank_to_none(t["email"].to_numpy()), updated_at=fmt_ts(t["updated_at"]))
+        f = {"snapshot_date": fmt_day(world, t["snapshot_day"]),
+             "sku_id": _text(t["sku_id"]), "warehouse_id": _text(t["warehouse_id"]),
+             "qty_on_hand": pa.array(t["qty_on_hand"].to_numpy(dtype=np.int64)),
+             "exported_at": pa.array(t["exported_at"].to_numpy(dtype=np.int64))}
+    elif entity == "users":
+        f = {c: _text(t[c]) for c in ("user_id", "gender", "city", "city_tier",
+                                      "acquisition_channel", "phone")}
+        f.update(registered_at=fmt_ts(t["registered_at"]),
+                 birth_year=_int_text(t["birth_year"]), is_pet_owner=fmt_bool(t["is_pet_owner"]),
+                 id_card_no=_blank_to_none(t["id_card_no"]), email=_blank_to_none(t["email"]),
+                 updated_at=fmt_ts(t["updated_at"]))
     elif entity == "merchants":
-        f = {c: t[c].to_numpy(dtype=object) for c in ("merchant_id", "merchant_name", "size",
-                                                      "home_currency", "city")}
+        f = {c: _text(t[c]) for c in ("merchant_id", "merchant_name", "size", "home_currency",
+                                      "city")}
         closed = t["closed_day"].to_numpy()
-        closed_s = fmt_day(world, np.maximum(closed, 0)).astype(object)
-        closed_s[closed < 0] = None
-        f.update(onboarded_at=fmt_day(world, t["onboarded_day"]).astype(object),
-                 closed_at=closed_s, is_cross_border=fmt_bool(t["is_cross_border"]),
+        f.update(onboarded_at=fmt_day(world, t["onboarded_day"]),
+                 closed_at=pc.if_else(pa.array(closed < 0), pa.scalar(None, STR),
+                                      fmt_day(world, np.maximum(closed, 0))),
+                 is_cross_border=fmt_bool(t["is_cross_border"]),
                  updated_at=fmt_ts(t["updated_at"]))
     elif entity == "categories":
-        f = {c: t[c].to_numpy(dtype=object) for c in ("category_l2", "category_l1", "name_zh",
-                                                      "name_en")}
-        f.update(is_smart_device=fmt_bool(t["is_smart_device"]), updated_at=fmt_ts(
-            t["updated_at"]))
+        f = {c: _text(t[c]) for c in ("category_l2", "category_l1", "name_zh", "name_en")}
+        f.update(is_smart_device=fmt_bool(t["is_smart_device"]),
+                 updated_at=fmt_ts(t["updated_at"]))
     elif entity == "skus":
-        f = {c: t[c].to_numpy(dtype=object) for c in ("sku_id", "spu_id", "merchant_id",
-                                                      "category_l1", "category_l2", "currency")}
+        f = {c: _text(t[c]) for c in ("sku_id", "spu_id", "merchant_id", "category_l1",
+                                      "category_l2", "currency")}
         f.update(is_nonstandard=fmt_bool(t["is_nonstandard"]),
-                 pilot_category=_blank_to_none(t["pilot_category"].to_numpy()),
+                 pilot_category=_blank_to_none(t["pilot_category"]),
                  green_certified=fmt_bool(t["green_certified"]),
-                 condition_grade=_blank_to_none(t["condition_grade"].to_numpy()),
+                 condition_grade=_blank_to_none(t["condition_grade"]),
                  list_price=fmt_cents(t["list_price_cents"]),
                  unit_cost_cny=fmt_cents(t["unit_cost_cents"]), updated_at=fmt_ts(
                 t["updated_at"]))
     elif entity == "orders":
-        f = {c: t[c].to_numpy(dtype=object) for c in ("event_id", "event_type", "order_id",
-                                                      "user_id", "merchant_id", "channel",
-                                                      "currency", "status")}
+        f = {c: _text(t[c]) for c in ("event_id", "event_type", "order_id", "user_id",
+                                      "merchant_id", "channel", "currency", "status")}
         f.update(created_at=fmt_ts(t["created_at"]), paid_at=fmt_ts(t["paid_at"]),
                  cancelled_at=fmt_ts(t["cancelled_at"]), updated_at=fmt_ts(t["updated_at"]))
-        f["items"] = _items_json(world)[t["_o"].to_numpy()]
+        f["items"] = _items_json(world).take(pa.array(t["_o"].to_numpy(dtype=np.int64)))
     elif entity == "refunds":
-        f = {c: t[c].to_numpy(dtype=object) for c in ("refund_id", "order_id", "currency",
-                                                      "reason")}
+        f = {c: _text(t[c]) for c in ("refund_id", "order_id", "currency", "reason")}
         f.update(amount=fmt_cents(t["amount_cents"]), refunded_at=fmt_ts(t["refunded_at"]),
                  updated_at=fmt_ts(t["updated_at"]))
     elif entity == "shipments":
-        f = {c: t[c].to_numpy(dtype=object) for c in ("shipment_id", "order_id", "warehouse_id",
-                                                      "carrier")}
+        f = {c: _text(t[c]) for c in ("shipment_id", "order_id", "warehouse_id", "carrier")}
         f.update(shipped_at=fmt_ts(t["shipped_at"]), promised_at=fmt_ts(t["promised_at"]),
                  delivered_at=fmt_ts(t["delivered_at"]),
                  logistics_cost_cny=fmt_cents(t["logistics_cost_cents"]),
                  updated_at=fmt_ts(t["updated_at"]))
     elif entity == "warehouses":
-        f = {c: t[c].to_numpy(dtype=object) for c in ("warehouse_id", "city", "country")}
+        f = {c: _text(t[c]) for c in ("warehouse_id", "city", "country")}
         f.update(is_overseas=fmt_bool(t["is_overseas"]), updated_at=fmt_ts(t["updated_at"]))
     elif entity == "spend":
-        f = {c: t[c].to_numpy(dtype=object) for c in ("spend_id", "channel")}
-        f.update(spend_date=fmt_day(world, t["spend_day"]).astype(object),
-                 pilot_category=_blank_to_none(t["pilot_category"].to_numpy()),
+        f = {c: _text(t[c]) for c in ("spend_id", "channel")}
+        f.update(spend_date=fmt_day(world, t["spend_day"]),
+                 pilot_category=_blank_to_none(t["pilot_category"]),
                  amount_cny=fmt_cents(t["amount_cents"]), updated_at=fmt_ts(t["updated_at"]))
     elif entity == "fx_rates":
-        f = {"rate_date": fmt_day(world, t["rate_day"]).astype(object),
-             "currency": t["currency"].to_numpy(dtype=object),
+        f = {"rate_date": fmt_day(world, t["rate_day"]), "currency": _text(t["currency"]),
              "cny_per_unit": fmt_micro(t["micro"]), "published_at": fmt_ts(t["published_at"])}
     else:
         raise KeyError(entity)
-    c = contract(entity)
-    frame = pd.DataFrame({name: f[name] for name in c.names})
-    frame["_day"] = t["_day"].to_numpy()
-    return frame
+    n = len(t)
+    return Rows({name: f[name] for name in contract(entity).names},
+                t["_day"].to_numpy(dtype=np.int64).copy(), np.arange(n, dtype=float),
+                np.full(n, -1, dtype=np.int64))
 
 
-def _items_json(world: Clean) -> np.ndarray:
+def _items_json(world: Clean) -> pa.Array:
     """Return each order's items as a JSON array text, built without a Python loop."""
     it = world.items
-    price = fmt_cents(it["price_cents"]).astype(str)
-    disc = fmt_cents(it["discount_cents"]).astype(str)
-    parts = [
-        '{"line_no":', it["line_no"].astype(str).to_numpy(), ',"sku_id":"',
-        it["sku_id"].to_numpy(dtype=str), '","qty":', it["qty"].astype(str).to_numpy(),
-        ',"unit_price":', price, ',"discount":', disc, "}",
-    ]
-    arrays = [pa.array(np.broadcast_to(p, len(it)).astype(str)) if isinstance(p, str)
-              else pa.array(p) for p in parts]
-    item_text = pc.binary_join_element_wise(*arrays, "")
-    if isinstance(item_text, pa.ChunkedArray):  # large worlds come back in chunks
-        item_text = item_text.combine_chunks()
-    n_orders = len(world.orders)
-    offsets = np.searchsorted(it["o"].to_numpy(), np.arange(n_orders + 1))
-    lists = pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), item_text)
-    joined = pc.binary_join(lists, ",")
-    return np.char.add(np.char.add("[", np.asarray(joined.to_numpy(zero_copy_only=False),
-                                                   dtype=str)), "]").astype(object)
+    item_text = _join('{"line_no":', _int_text(it["line_no"]), ',"sku_id":"', _text(it["sku_id"]),
+                      '","qty":', _int_text(it["qty"]), ',"unit_price":',
+                      fmt_cents(it["price_cents"]), ',"discount":', fmt_cents(it["discount_cents"]),
+                      "}")
+    offsets = np.searchsorted(it["o"].to_numpy(), np.arange(len(world.orders) + 1))
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets, type=pa.int64()), item_text)
+    return _join("[", pc.binary_join(lists, _s(",")), "]")
 
 
-def json_lines(frame: pd.DataFrame, c: Contract) -> np.ndarray:
-    """Return one JSON object text per row; numbers unquoted, nested items raw."""
+def json_lines(rows: Rows, c: Contract) -> pa.Array:
+    """Return one JSON object text per record; numbers unquoted, nested items raw."""
     numeric = {f.name for f in c.fields if f.type in ("int", "long") or f.type.startswith(
         "decimal")}
     raw = {f.name for f in c.fields if f.is_nested}
-    arrays = []
+    parts: list = []
     for i, f in enumerate(c.fields):
-        col = pa.array(frame[f.name].to_numpy(dtype=object), type=pa.string())
-        if f.name in raw or f.name in numeric:
-            val = pc.if_else(pc.is_null(col), "null", col)
-        else:
-            val = pc.if_else(pc.is_null(col), "null", pc.binary_join_element_wise('"', col, '"',
-                                                                                    ""))
-        arrays.append(pa.array(np.full(len(frame), ("{" if i == 0 else ",") + f'"{f.name}":')))
-        arrays.append(val)
-    arrays.append(pa.array(np.full(len(frame), "}")))
-    return np.asarray(pc.binary_join_element_wise(*arrays, "").to_numpy(zero_copy_only=False),
-                      dtype=object)
+        col = rows.cols[f.name]
+        val = col if f.name in raw or f.name in numeric else _join('"', col, '"')
+        parts += [("{" if i == 0 else ",") + f'"{f.name}":', pc.fill_null(val, _s("null"))]
+    return _join(*parts, "}")
 
 
-def csv_lines(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
-    """Return one CSV line per row (values quoted only where needed)."""
-    arrays = []
+def csv_lines(cols: dict[str, pa.Array], names: list[str]) -> pa.Array:
+    """Return one CSV line per record (values quoted only where needed)."""
+    fields = []
     for n in names:
-        col = pa.array(frame[n].to_numpy(dtype=object), type=pa.string())
-        needs = pc.match_substring_regex(pc.fill_null(col, ""), r'[",\n]')
-        quoted = pc.binary_join_element_wise(
-            '"', pc.replace_substring(pc.fill_null(col, ""), '"', '""'), '"', "")
-        arrays.append(pc.if_else(needs, quoted, pc.fill_null(col, "")))
-    return np.asarray(pc.binary_join_element_wise(*arrays, ",").to_numpy(zero_copy_only=False),
-                      dtype=object)
+        col = pc.fill_null(cols[n], _s(""))
+        needs = pc.match_substring_regex(col, r'[",\n]')
+        fields.append(pc.if_else(needs, _join('"', pc.replace_substring(col, '"', '""'), '"'),
+                                 col))
+    return _join(*fields, sep=",")
 
 
 # --- defects ----------------------------------------------------------------------------
-def _bad_record(frame: pd.DataFrame, c: Contract, rng: np.random.Generator, rule: str, n: int,
-                counter: list[int]) -> pd.DataFrame:
-    """Copy n clean records under new keys and break exactly one rule in each."""
+def _bad_record(rows: pd.DataFrame, c: Contract, rule: str, counter: list[int]) -> pd.DataFrame:
+    """Give copies of clean records new keys and break exactly one rule in each."""
     spec = DEFECT_SPECS.get(c.entity, {}).get(rule)
-    rows = frame.iloc[rng.integers(0, len(frame), n)].copy()
+    n = len(rows)
     for k in c.key:
         if c.field(k).type == "string":
             rows[k] = [f"X{counter[0] + i:07d}{c.entity[:2].upper()}" for i in range(n)]
@@ -273,7 +338,7 @@ def _bad_record(frame: pd.DataFrame, c: Contract, rng: np.random.Generator, rule
     return rows
 
 
-def _malformed_lines(lines: np.ndarray, fmt: str, rng: np.random.Generator) -> np.ndarray:
+def _malformed_lines(lines: list[str], fmt: str, rng: np.random.Generator) -> list[str]:
     """Break records the way real feeds do: a cut JSON line, a CSV row missing a field."""
     out = []
     for line in lines:
@@ -283,7 +348,16 @@ def _malformed_lines(lines: np.ndarray, fmt: str, rng: np.random.Generator) -> n
             fields = line.split(",")
             drop = int(rng.integers(1, len(fields) - 1))
             out.append(",".join(fields[:drop] + fields[drop + 1:]))
-    return np.array(out, dtype=object)
+    return out
+
+
+def _write_bytes(path: Path, *chunks) -> None:
+    """Write a file whole or not at all (a reader never sees half a file)."""
+    tmp = path.with_name("." + path.name + ".tmp")
+    with tmp.open("wb") as out:
+        for chunk in chunks:
+            out.write(chunk)
+    os.replace(tmp, path)
 
 
 def write_landing(world: Clean, landing: Path, defects: dict[str, float] | None = None,
@@ -295,19 +369,17 @@ def write_landing(world: Clean, landing: Path, defects: dict[str, float] | None 
     counter = [1]
     drift_entity = "users"
     for entity, c in contracts().items():
-        frame = source_frame(world, entity)
-        n_clean = len(frame)
+        rows = source_rows(world, entity)
+        n_clean = len(rows)
         ext = EXT[c.format]
-        frame["_pos"] = np.arange(n_clean, dtype=float)
-        frame["_defect"] = -1
         # Late-arriving records: events exported the next day, users a day after their order.
         if entity == "orders" and rates["late_events"]:
             late = rng.random(n_clean) < rates["late_events"]
-            late &= frame["_day"].to_numpy() < world.days - 1
-            frame.loc[late, "_day"] += 1
+            late &= rows.day < world.days - 1
+            rows.day[late] += 1
         if entity == "users" and rates["late_users"]:
-            landed.late_references += _late_users(world, frame, rng, rates["late_users"])
-        extra: list[pd.DataFrame] = []
+            landed.late_references += _late_users(world, rows, rng, rates["late_users"])
+        extra: list[Rows] = []
         kinds: list[tuple[str, str | None]] = []
         for rule in ("malformed", "missing_required", "type_mismatch", "unknown_enum",
                      "out_of_range"):
@@ -316,42 +388,51 @@ def write_landing(world: Clean, landing: Path, defects: dict[str, float] | None 
             n = max(1, int(round(n_clean * rates[rule]))) if rates[rule] else 0
             if n == 0:
                 continue
-            rows = _bad_record(frame, c, rng, rule, n, counter)
-            rows["_defect"] = len(kinds) + np.arange(n)
+            picked = rows.take(rng.integers(0, n_clean, n))
+            bad = _bad_record(picked.to_pandas(), c, rule, counter)
+            bad["_defect"] = len(kinds) + np.arange(n)
             spec = DEFECT_SPECS[entity][rule]
             kinds += [(rule, None if spec is None else spec[0].split(".")[0])] * n
-            rows["_pos"] = rows["_pos"] + 0.5
-            extra.append(rows)
-        dups = None
+            bad["_pos"] = bad["_pos"] + 0.5
+            extra.append(rows.like(bad))
         if rates["duplicates"]:
             n = max(1, int(round(n_clean * rates["duplicates"])))
-            dups = frame.iloc[rng.choice(n_clean, n, replace=False)].copy()
+            dups = rows.take(rng.choice(n_clean, n, replace=False))
             shift = rng.integers(0, 3, n)
-            dups["_day"] = np.minimum(dups["_day"].to_numpy() + shift, world.days - 1)
-            dups["_pos"] = np.where(shift == 0, dups["_pos"] + 0.25, rng.uniform(0, n_clean, n))
-            dups["_defect"] = -2
+            dups.day = np.minimum(dups.day + shift, world.days - 1)
+            dups.pos = np.where(shift == 0, dups.pos + 0.25, rng.uniform(0, n_clean, n))
+            dups.defect[:] = -2
             extra.append(dups)
-        full = pd.concat([frame, *extra], ignore_index=True) if extra else frame
-        full = full.sort_values(["_day", "_pos"], kind="stable").reset_index(drop=True)
+        full = Rows.concat([rows, *extra]) if extra else rows
+        full = full.take(np.lexsort((full.pos, full.day)))
         lines = None
         if c.format == "jsonl":
             lines = json_lines(full, c)
         elif c.format == "csv":
-            lines = csv_lines(full, c.names)
+            lines = csv_lines(full.cols, c.names)
         if lines is not None:
-            bad = np.flatnonzero(full["_defect"].to_numpy() >= 0)
-            mal = [i for i in bad if kinds[full["_defect"].iat[i]][0] == "malformed"]
+            bad = np.flatnonzero(full.defect >= 0)
+            mal = [int(i) for i in bad if kinds[full.defect[i]][0] == "malformed"]
             if mal:
-                lines[mal] = _malformed_lines(lines[mal], c.format, rng)
-        days = full["_day"].to_numpy()
+                broken = _malformed_lines(lines.take(pa.array(mal)).to_pylist(), c.format, rng)
+                mask = np.zeros(len(full), dtype=bool)
+                mask[mal] = True
+                lines = pc.replace_with_mask(lines, pa.array(mask), pa.array(broken, type=STR))
+            lines = _join(lines, "", sep="\n")  # each line with its newline: one text buffer
+            if isinstance(lines, pa.ChunkedArray):
+                lines = lines.combine_chunks()
+            ends_at = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
+                lines.offset:lines.offset + len(lines) + 1]
+            text = lines.buffers()[2]
+        days = full.day
         bounds = np.flatnonzero(np.diff(days)) + 1
-        starts = np.concatenate([[0], bounds])
-        ends = np.concatenate([bounds, [len(full)]])
+        starts = np.concatenate([[0], bounds]).astype(np.int64)
+        ends = np.concatenate([bounds, [len(full)]]).astype(np.int64)
         drift_day = None
         if entity == drift_entity and rates["schema_drift_files"]:
-            with_defects = set(full.loc[full["_defect"] != -1, "_day"])
-            candidates = [days[s] for s in starts
-                          if 0 < days[s] < world.days - 1 and days[s] not in with_defects]
+            with_defects = set(days[full.defect != -1].tolist())
+            candidates = [int(days[s]) for s in starts
+                          if 0 < days[s] < world.days - 1 and int(days[s]) not in with_defects]
             drift_day = candidates[len(candidates) // 2] if candidates else None
         late_days = set()
         if entity in ("orders", "shipments") and rates["late_files"]:
@@ -359,6 +440,7 @@ def write_landing(world: Clean, landing: Path, defects: dict[str, float] | None 
             late_days = set(rng.choice(pool, size=min(int(rates["late_files"]), len(pool)),
                                        replace=False).tolist())
         table = _inventory_table(full) if c.format == "parquet" else None
+        header = (",".join(c.names) + "\n").encode() if c.format == "csv" else b""
         files = []
         for s, e in zip(starts, ends, strict=True):
             day = int(days[s])
@@ -366,49 +448,54 @@ def write_landing(world: Clean, landing: Path, defects: dict[str, float] | None 
             rel = f"{c.domain}/{entity}/dt={dt}/part-00000.{ext}"
             path = landing / rel
             path.parent.mkdir(parents=True, exist_ok=True)
-            part = full.iloc[s:e]
-            header_lines = 1 if c.format == "csv" else 0
             if table is not None:
                 tmp = path.with_name("." + path.name + ".tmp")
                 pq.write_table(table.slice(s, e - s), tmp)
                 os.replace(tmp, path)
             elif day == drift_day:
-                _write_drift_csv(part, c, path, rng, landed, rel)
+                _write_drift_csv(full.slice(s, e), c, path, rng, landed, rel)
             else:
-                body = lines[s:e]
-                text = (",".join(c.names) + "\n" if c.format == "csv" else "") + "\n".join(
-                    body) + "\n"
-                tmp = path.with_name("." + path.name + ".tmp")
-                tmp.write_text(text, encoding="utf-8")
-                os.replace(tmp, path)
+                _write_bytes(path, header, text.slice(ends_at[s], ends_at[e] - ends_at[s]))
             files.append(rel)
             if day in late_days:
                 landed.late_files.append({"entity": entity, "file": rel, "dt": dt,
                                           "arrives_after_days": 3})
-            flags = part["_defect"].to_numpy()
-            for j in np.flatnonzero(flags != -1):
-                row = part.iloc[j]
-                line = int(j) + 1 + header_lines
-                key = {k: (None if pd.isna(row[k]) else str(row[k])) for k in c.key}
-                if flags[j] == -2:
-                    version = row[c.version]
-                    if not isinstance(version, str):  # Parquet keeps epoch seconds here
-                        version = fmt_ts(np.array([version]))[0]
-                    landed.duplicates.append({"entity": entity, "file": rel, "line": line,
-                                              "key": key, "version": version})
-                else:
-                    rule, fld = kinds[flags[j]]
-                    landed.defects.append({"entity": entity, "file": rel, "line": line,
-                                           "rule": rule, "field": fld, "key": key})
+        _list_flagged(full, c, files, starts, kinds, landed)
         landed.files[entity] = files
-        landed.records[entity] = int(len(full))
+        landed.records[entity] = len(full)
         if progress:
             progress(entity, len(full))
     return landed
 
 
-def _late_users(world: Clean, frame: pd.DataFrame, rng: np.random.Generator, rate: float):
+def _list_flagged(full: Rows, c: Contract, files: list[str], starts: np.ndarray,
+                  kinds: list[tuple[str, str | None]], landed: Landed) -> None:
+    """Every defect and duplicate written, with its file, line and key (the manifest's lists)."""
+    flagged = np.flatnonzero(full.defect != -1)
+    if not len(flagged):
+        return
+    where = pa.array(flagged)
+    file_no = np.searchsorted(starts, flagged, side="right") - 1
+    lines = flagged - starts[file_no] + 1 + (1 if c.format == "csv" else 0)
+    keys = {k: full.cols[k].take(where).to_pylist() for k in c.key}
+    version = full.cols[c.version].take(where)
+    if not pa.types.is_large_string(version.type):  # Parquet keeps epoch seconds here
+        version = fmt_ts(version.to_numpy(zero_copy_only=False))
+    versions = version.to_pylist()
+    for i, j in enumerate(flagged):
+        key = {k: (None if keys[k][i] is None else str(keys[k][i])) for k in c.key}
+        record = {"entity": c.entity, "file": files[file_no[i]], "line": int(lines[i])}
+        if full.defect[j] == -2:
+            landed.duplicates.append({**record, "key": key, "version": versions[i]})
+        else:
+            rule, fld = kinds[full.defect[j]]
+            landed.defects.append({**record, "rule": rule, "field": fld, "key": key})
+
+
+def _late_users(world: Clean, rows: Rows, rng: np.random.Generator, rate: float):
     """Move some new users' registration records to the next day's file."""
+    frame = pd.DataFrame({"user_id": rows.cols["user_id"].to_numpy(zero_copy_only=False),
+                          "_day": rows.day})
     first_rec = ~frame.duplicated("user_id")
     new = first_rec & (frame["_day"] > 0) & (frame["_day"] < world.days - 1)
     new &= rng.random(len(frame)) < rate
@@ -417,13 +504,13 @@ def _late_users(world: Clean, frame: pd.DataFrame, rng: np.random.Generator, rat
         orders["user"].to_numpy()]).groupby(level=0).min()
     same_day = frame.loc[new, "user_id"].map(ordered_on).to_numpy() == frame.loc[new,
                                                                                "_day"].to_numpy()
-    idx = frame.index[new][same_day]
-    frame.loc[idx, "_day"] += 1
+    idx = np.flatnonzero(new.to_numpy())[same_day]
+    rows.day[idx] += 1
     return [{"entity": "orders", "reference": "users.user_id", "key": u,
-             "arrives_days_late": 1} for u in frame.loc[idx, "user_id"]]
+             "arrives_days_late": 1} for u in frame["user_id"].to_numpy()[idx]]
 
 
-def _write_drift_csv(part: pd.DataFrame, c: Contract, path: Path, rng: np.random.Generator,
+def _write_drift_csv(part: Rows, c: Contract, path: Path, rng: np.random.Generator,
                      landed: Landed, rel: str) -> None:
     """Write the one schema-drift file: columns reordered and a new column added.
 
@@ -432,26 +519,25 @@ def _write_drift_csv(part: pd.DataFrame, c: Contract, path: Path, rng: np.random
     names = list(c.names)
     rng.shuffle(names)
     names.insert(3, "wechat_id")
-    frame = part.copy()
-    frame["wechat_id"] = [f"wxid_{rng.integers(10**6, 10**7)}" if i % 3 else
-                          f"1{rng.integers(30, 99)}{rng.integers(10**7, 10**8)}"
-                          for i in range(len(frame))]
-    body = csv_lines(frame, names)
-    path.write_text(",".join(names) + "\n" + "\n".join(body) + "\n", encoding="utf-8")
+    wechat = [f"wxid_{rng.integers(10**6, 10**7)}" if i % 3 else
+              f"1{rng.integers(30, 99)}{rng.integers(10**7, 10**8)}" for i in range(len(part))]
+    body = csv_lines({**part.cols, "wechat_id": _text(wechat)}, names)
+    path.write_text(",".join(names) + "\n" + "\n".join(body.to_pylist()) + "\n",
+                    encoding="utf-8")
     landed.schema_drift.append({"entity": c.entity, "file": rel, "columns": names,
                                 "extra_columns": ["wechat_id"],
                                 "policy": "read by header name; extra columns kept in "
                                           "_rescued_data (PII patterns masked)"})
 
 
-def _inventory_table(frame: pd.DataFrame) -> pa.Table:
+def _inventory_table(rows: Rows) -> pa.Table:
     """Return the inventory rows as the warehouse system's Parquet schema."""
+    cols = rows.cols
     return pa.table({
-        "snapshot_date": pa.array(pd.to_datetime(frame["snapshot_date"]).dt.date,
-                                  type=pa.date32()),
-        "sku_id": pa.array(frame["sku_id"], type=pa.string()),
-        "warehouse_id": pa.array(frame["warehouse_id"], type=pa.string()),
-        "qty_on_hand": pa.array(frame["qty_on_hand"].astype(np.int64), type=pa.int64()),
-        "exported_at": pa.array(frame["exported_at"].astype(np.int64) * 1_000_000,
-                                type=pa.timestamp("us", tz="UTC")),
+        "snapshot_date": cols["snapshot_date"].cast(pa.date32()),
+        "sku_id": cols["sku_id"].cast(pa.string()),
+        "warehouse_id": cols["warehouse_id"].cast(pa.string()),
+        "qty_on_hand": cols["qty_on_hand"].cast(pa.int64()),
+        "exported_at": pc.multiply(cols["exported_at"].cast(pa.int64()), 1_000_000).cast(
+            pa.timestamp("us", tz="UTC")),
     })

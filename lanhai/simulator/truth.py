@@ -76,14 +76,36 @@ def weekly_truths(world: Clean) -> pd.DataFrame:
     dl_week = day_to_week[_local_day(dl["delivered_at"].to_numpy(), world)]
     on_time = (dl["delivered_at"] <= dl["promised_at"]).groupby(dl_week).agg(["sum", "count"])
 
-    # 90-day repurchase, platform and SMB pairs, keyed by the week's last day.
-    m_size_at = _merchant_size_lookup(world)
-    smart_skus = set(skus.loc[skus["category_l1"] == "smart_devices", "sku_id"])
-    paid_days = paid[["user", "merchant", "paid_day", "order_id"]]
-    smart_orders = set(lines.loc[lines["sku_id"].isin(smart_skus), "order_id"])
+    # Trailing-window counts (90-day repurchase, platform and SMB pairs; 365-day smart-device
+    # penetration 60+), each evaluated at every week's last day.
+    ends = weeks["last_day"].to_numpy()
+    p_user = paid["user"].to_numpy().astype(np.int64)
+    p_day = paid["paid_day"].to_numpy().astype(np.int64)
+    p_merchant = paid["merchant"].to_numpy().astype(np.int64)
+    active90, repeat90 = _window_counts(p_user, p_day, ends, 90)
+    base, grow_day = world.extra["m_size"], world.extra["grow_day"]
+    smb = base[p_merchant] == "SMB"  # and still SMB at the window's end: before it grew
+    cap = np.where(grow_day[p_merchant] >= 0, grow_day[p_merchant], np.iinfo(np.int64).max)
+    pair = p_user[smb] * (int(p_merchant.max()) + 1 if len(p_merchant) else 1) + p_merchant[smb]
+    pairs90, pair_repeat90 = _window_counts(pair, p_day[smb], ends, 90, cap=cap[smb])
     birth = world.extra["birth_year"]
+    smart_skus = skus.loc[skus["category_l1"] == "smart_devices", "sku_id"]
+    smart = paid["order_id"].isin(lines.loc[lines["sku_id"].isin(smart_skus), "order_id"])
+    smart = smart.to_numpy()
+    years = np.array([(pd.Timestamp(world.start) + timedelta(days=int(e))).year for e in ends])
+    active60 = np.zeros(len(ends), dtype=np.int64)
+    buyers60 = np.zeros(len(ends), dtype=np.int64)
+    for year in np.unique(years):
+        silver = year - birth[p_user] >= 60
+        at = years == year
+        active60[at] = _window_counts(p_user[silver], p_day[silver], ends, 365)[0][at]
+        both = silver & smart
+        buyers60[at] = _window_counts(p_user[both], p_day[both], ends, 365)[0][at]
+    two_cats = lines[lines["category_l1"].isin(["3c_appliances", "beauty"])]
+    sellers = two_cats.groupby(["week", "category_l1", "spu_id"])["merchant"].nunique()
+    overlap = (sellers >= 2).groupby(level=[0, 1]).agg(["sum", "count"])
     rows = []
-    for wk in weeks.itertuples():
+    for i, wk in enumerate(weeks.itertuples()):
         end = wk.last_day
         rec = {"week": wk.week}
         g = gmv.get(wk.week, 0)
@@ -101,41 +123,56 @@ def weekly_truths(world: Clean) -> pd.DataFrame:
         ot = on_time.loc[wk.week] if wk.week in on_time.index else None
         rec["on_time_delivery"] = None if ot is None else _ratio(ot["sum"], ot["count"])
         if end - 89 >= 0:
-            win = paid_days[(paid_days["paid_day"] > end - 90) & (paid_days["paid_day"] <= end)]
-            per_user = win.groupby("user")["paid_day"].nunique()
-            rec["repurchase_90d"] = _ratio((per_user >= 2).sum(), len(per_user))
-            smb = win[m_size_at(win["merchant"].to_numpy(), end) == "SMB"]
-            per_pair = smb.groupby(["user", "merchant"])["paid_day"].nunique()
-            rec["smb_repurchase_90d"] = _ratio((per_pair >= 2).sum(), len(per_pair))
+            rec["repurchase_90d"] = _ratio(repeat90[i], active90[i])
+            rec["smb_repurchase_90d"] = _ratio(pair_repeat90[i], pairs90[i])
         else:
             rec["repurchase_90d"] = rec["smb_repurchase_90d"] = None
         if end - 364 >= 0:
-            year = (pd.Timestamp(world.start) + timedelta(days=int(end))).year
-            win = paid_days[(paid_days["paid_day"] > end - 365) & (paid_days["paid_day"] <= end)]
-            silver = win[year - birth[win["user"].to_numpy()] >= 60]
-            active = silver["user"].nunique()
-            buyers = silver[silver["order_id"].isin(smart_orders)]["user"].nunique()
-            rec["smart_device_penetration_60plus"] = _ratio(buyers, active)
+            rec["smart_device_penetration_60plus"] = _ratio(buyers60[i], active60[i])
         else:
             rec["smart_device_penetration_60plus"] = None
-        wl = lines[lines["week"] == wk.week]
         for cat in ("3c_appliances", "beauty"):
-            c = wl[wl["category_l1"] == cat].groupby("spu_id")["merchant"].nunique()
-            rec[f"sku_overlap_{cat}"] = _ratio((c >= 2).sum(), len(c))
+            hit = overlap.loc[(wk.week, cat)] if (wk.week, cat) in overlap.index else None
+            rec[f"sku_overlap_{cat}"] = None if hit is None else _ratio(hit["sum"], hit["count"])
         rows.append(rec)
     return pd.DataFrame(rows)
 
 
-def _merchant_size_lookup(world: Clean):
-    """Return f(merchant_index_array, day) -> size as it was on that day."""
-    base = world.extra["m_size"]
-    grow_day = world.extra["grow_day"]
+def _window_counts(key: np.ndarray, day: np.ndarray, ends: np.ndarray, width: int,
+                   cap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """For each window end E of `ends`: how many keys have a day in (E - width, E], and how
+    many of them have two distinct days there; a row with a `cap` counts only while E < cap.
 
-    def size_at(merchants: np.ndarray, day: int) -> np.ndarray:
-        grown = (grow_day[merchants] >= 0) & (grow_day[merchants] <= day)
-        return np.where(grown, "KA", base[merchants])
+    Each distinct (key, day) d, with its key's previous day p and next day n, is the key's
+    last day in the window for E in [d, n); the key is in the window while E < d + width, and
+    has two days there while also E < p + width. Summing those intervals over a day axis
+    counts every window at once (no per-window filter and group-by)."""
+    horizon = int(ends.max()) + 2 if len(ends) else 1
+    if not len(key):
+        zero = np.zeros(len(ends), dtype=np.int64)
+        return zero, zero.copy()
+    cap = np.full(len(key), np.iinfo(np.int64).max) if cap is None else cap
+    order = np.lexsort((day, key))
+    key, day, cap = key[order], day[order], cap[order]
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = (key[1:] != key[:-1]) | (day[1:] != day[:-1])
+    key, day, cap = key[first], day[first], cap[first]
+    same_prev = np.zeros(len(key), dtype=bool)
+    same_prev[1:] = key[1:] == key[:-1]
+    big = np.iinfo(np.int64).max // 4
+    prev = np.where(same_prev, np.roll(day, 1), -big)
+    same_next = np.zeros(len(key), dtype=bool)
+    same_next[:-1] = same_prev[1:]
+    nxt = np.where(same_next, np.roll(day, -1), big)
+    upper = np.minimum(np.minimum(nxt, cap), day + width)
 
-    return size_at
+    def counted(until: np.ndarray) -> np.ndarray:
+        lo = np.clip(day, 0, horizon)
+        hi = np.clip(until, lo, horizon)
+        diff = np.bincount(lo, minlength=horizon + 1) - np.bincount(hi, minlength=horizon + 1)
+        return np.cumsum(diff)[ends]
+
+    return counted(upper), counted(np.minimum(upper, prev + width))
 
 
 def survival_truths(world: Clean) -> pd.DataFrame:
