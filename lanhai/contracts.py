@@ -158,6 +158,11 @@ def contracts() -> dict[str, Contract]:
     return out
 
 
+def contract_index(entity: str) -> int:
+    """The entity's place among the contracts (a stable number for it)."""
+    return list(contracts()).index(entity)
+
+
 def contract(entity: str) -> Contract:
     """Return one entity's contract."""
     try:

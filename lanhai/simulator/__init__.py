@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from lanhai.simulator.landing import write_landing
+from lanhai.contracts import contract_index, contracts
+from lanhai.simulator.landing import Landed, merge_landed, write_entity
 from lanhai.simulator.model import simulate_clean
 from lanhai.simulator.truth import calibration_report, survival_truths, weekly_truths
 
@@ -40,16 +43,75 @@ def _clean_json(value):
     return value
 
 
+_WORLD: list = []  # the world a forked worker inherits (set in the parent before the fork)
+
+
+def _task(name: str, *args):
+    """One unit of the work after the model: the truths, or an entity's files."""
+    world = _WORLD[0]
+    if name == "truths":
+        weekly = weekly_truths(world)
+        return weekly, survival_truths(world), calibration_report(world, weekly)
+    return write_entity(world, *args, name, contract_index(name))
+
+
+def default_workers() -> int:
+    """Processes for writing the files and computing the truths: the machine's cores, at most
+    four ($LANHAI_SIM_WORKERS overrides)."""
+    return int(os.environ.get("LANHAI_SIM_WORKERS", min(os.cpu_count() or 1, 4)))
+
+
+def _run_tasks(world, tasks: dict[str, tuple], workers: int, progress) -> dict:
+    """Run the tasks, largest first, in `workers` processes forked from this one (they share
+    the world's arrays copy-on-write); report each as it finishes."""
+    results = {}
+    _WORLD[:] = [world]
+    try:
+        if workers <= 1:
+            for name, args in tasks.items():
+                results[name] = _task(*args)
+                if progress:
+                    progress(name, _size(results[name], name))
+            return results
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = {pool.submit(_task, *args): name for name, args in tasks.items()}
+            for done in as_completed(futures):
+                name = futures[done]
+                results[name] = done.result()
+                if progress:
+                    progress(name, _size(results[name], name))
+        return results
+    finally:
+        _WORLD.clear()
+
+
+def _size(result, name: str) -> int:
+    return result.records[name] if isinstance(result, Landed) else len(result[0])
+
+
 def simulate(landing: Path, manifest_dir: Path, *, start: date, days: int, scale: str, seed: int,
              defects: dict[str, float] | None = None,
-             progress: Callable[[str, int], None] | None = None) -> SimulationResult:
-    """Simulate the sources, write their files under `landing` and a manifest of truths."""
+             progress: Callable[[str, int], None] | None = None,
+             workers: int | None = None) -> SimulationResult:
+    """Simulate the sources, write their files under `landing` and a manifest of truths.
+
+    The model runs in this process; then each entity's files and the truths are written by
+    `workers` processes (default: `default_workers()`); the output does not depend on how many."""
     began = time.perf_counter()
     world = simulate_clean(start, days, scale, seed)
     if progress:
         progress("model", len(world.orders))
-    landed = write_landing(world, landing, defects, progress=progress)
-    weekly = weekly_truths(world)
+    entities = list(contracts())
+    tasks = {"truths": ("truths",)}
+    for entity in sorted(entities, key=lambda e: -len(world.tables[e])):  # largest first
+        tasks[entity] = (entity, landing, defects)
+    done = _run_tasks(world, tasks, default_workers() if workers is None else workers, progress)
+    landed = Landed()
+    for entity in entities:
+        merge_landed(landed, done[entity])
+    weekly, survival, calibration = done["truths"]
     manifest = {
         "params": {"start": start.isoformat(), "days": days, "scale": scale, "seed": seed,
                    "defects": defects or {}},
@@ -62,12 +124,12 @@ def simulate(landing: Path, manifest_dir: Path, *, start: date, days: int, scale
         "late_files": landed.late_files,
         "late_references": landed.late_references,
         "schema_drift": landed.schema_drift,
-        "calibration": calibration_report(world, weekly),
+        "calibration": calibration,
         "truth": {
             "notes": "Computed by the simulator from its own clean arrays. Weeks are ISO weeks "
                      "in Asia/Shanghai; money in CNY; rates as fractions; null = not covered.",
             "weekly": weekly.to_dict(orient="records"),
-            "first_year_survival": survival_truths(world).to_dict(orient="records"),
+            "first_year_survival": survival.to_dict(orient="records"),
         },
     }
     manifest = _clean_json(manifest)

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from lanhai.contracts import Contract, contract, contracts
+from lanhai.contracts import Contract, contract
 from lanhai.simulator.model import SHANGHAI_OFFSET, Clean
 
 DEFAULT_DEFECTS = {
@@ -360,111 +360,120 @@ def _write_bytes(path: Path, *chunks) -> None:
     os.replace(tmp, path)
 
 
-def write_landing(world: Clean, landing: Path, defects: dict[str, float] | None = None,
-                  progress=None) -> Landed:
-    """Write every entity's files under `landing` and return what was written."""
+def merge_landed(into: Landed, part: Landed) -> None:
+    """Add one entity's files and lists to the whole landing's (in contract order)."""
+    into.files.update(part.files)
+    into.records.update(part.records)
+    for name in ("defects", "duplicates", "late_files", "late_references", "schema_drift"):
+        getattr(into, name).extend(getattr(part, name))
+
+
+def write_entity(world: Clean, landing: Path, defects: dict[str, float] | None, entity: str,
+                 index: int) -> Landed:
+    """Write one entity's files, with its defects beside the clean records.
+
+    Each entity draws from its own random stream (the seed and the entity's place among the
+    contracts), so entities can be written in any order, or at the same time."""
     rates = {**DEFAULT_DEFECTS, **(defects or {})}
-    rng = np.random.default_rng(world.seed + 1)
+    rng = np.random.default_rng([world.seed + 1, index])
     landed = Landed()
     counter = [1]
     drift_entity = "users"
-    for entity, c in contracts().items():
-        rows = source_rows(world, entity)
-        n_clean = len(rows)
-        ext = EXT[c.format]
-        # Late-arriving records: events exported the next day, users a day after their order.
-        if entity == "orders" and rates["late_events"]:
-            late = rng.random(n_clean) < rates["late_events"]
-            late &= rows.day < world.days - 1
-            rows.day[late] += 1
-        if entity == "users" and rates["late_users"]:
-            landed.late_references += _late_users(world, rows, rng, rates["late_users"])
-        extra: list[Rows] = []
-        kinds: list[tuple[str, str | None]] = []
-        for rule in ("malformed", "missing_required", "type_mismatch", "unknown_enum",
-                     "out_of_range"):
-            if rule not in DEFECT_SPECS.get(entity, {}):
-                continue
-            n = max(1, int(round(n_clean * rates[rule]))) if rates[rule] else 0
-            if n == 0:
-                continue
-            picked = rows.take(rng.integers(0, n_clean, n))
-            bad = _bad_record(picked.to_pandas(), c, rule, counter)
-            bad["_defect"] = len(kinds) + np.arange(n)
-            spec = DEFECT_SPECS[entity][rule]
-            kinds += [(rule, None if spec is None else spec[0].split(".")[0])] * n
-            bad["_pos"] = bad["_pos"] + 0.5
-            extra.append(rows.like(bad))
-        if rates["duplicates"]:
-            n = max(1, int(round(n_clean * rates["duplicates"])))
-            dups = rows.take(rng.choice(n_clean, n, replace=False))
-            shift = rng.integers(0, 3, n)
-            dups.day = np.minimum(dups.day + shift, world.days - 1)
-            dups.pos = np.where(shift == 0, dups.pos + 0.25, rng.uniform(0, n_clean, n))
-            dups.defect[:] = -2
-            extra.append(dups)
-        full = Rows.concat([rows, *extra]) if extra else rows
-        full = full.take(np.lexsort((full.pos, full.day)))
-        lines = None
-        if c.format == "jsonl":
-            lines = json_lines(full, c)
-        elif c.format == "csv":
-            lines = csv_lines(full.cols, c.names)
-        if lines is not None:
-            bad = np.flatnonzero(full.defect >= 0)
-            mal = [int(i) for i in bad if kinds[full.defect[i]][0] == "malformed"]
-            if mal:
-                broken = _malformed_lines(lines.take(pa.array(mal)).to_pylist(), c.format, rng)
-                mask = np.zeros(len(full), dtype=bool)
-                mask[mal] = True
-                lines = pc.replace_with_mask(lines, pa.array(mask), pa.array(broken, type=STR))
-            lines = _join(lines, "", sep="\n")  # each line with its newline: one text buffer
-            if isinstance(lines, pa.ChunkedArray):
-                lines = lines.combine_chunks()
-            ends_at = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
-                lines.offset:lines.offset + len(lines) + 1]
-            text = lines.buffers()[2]
-        days = full.day
-        bounds = np.flatnonzero(np.diff(days)) + 1
-        starts = np.concatenate([[0], bounds]).astype(np.int64)
-        ends = np.concatenate([bounds, [len(full)]]).astype(np.int64)
-        drift_day = None
-        if entity == drift_entity and rates["schema_drift_files"]:
-            with_defects = set(days[full.defect != -1].tolist())
-            candidates = [int(days[s]) for s in starts
-                          if 0 < days[s] < world.days - 1 and int(days[s]) not in with_defects]
-            drift_day = candidates[len(candidates) // 2] if candidates else None
-        late_days = set()
-        if entity in ("orders", "shipments") and rates["late_files"]:
-            pool = [int(days[s]) for s in starts if world.days // 3 < days[s] < world.days - 10]
-            late_days = set(rng.choice(pool, size=min(int(rates["late_files"]), len(pool)),
-                                       replace=False).tolist())
-        table = _inventory_table(full) if c.format == "parquet" else None
-        header = (",".join(c.names) + "\n").encode() if c.format == "csv" else b""
-        files = []
-        for s, e in zip(starts, ends, strict=True):
-            day = int(days[s])
-            dt = (world.start + timedelta(days=day)).isoformat()
-            rel = f"{c.domain}/{entity}/dt={dt}/part-00000.{ext}"
-            path = landing / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if table is not None:
-                tmp = path.with_name("." + path.name + ".tmp")
-                pq.write_table(table.slice(s, e - s), tmp)
-                os.replace(tmp, path)
-            elif day == drift_day:
-                _write_drift_csv(full.slice(s, e), c, path, rng, landed, rel)
-            else:
-                _write_bytes(path, header, text.slice(ends_at[s], ends_at[e] - ends_at[s]))
-            files.append(rel)
-            if day in late_days:
-                landed.late_files.append({"entity": entity, "file": rel, "dt": dt,
-                                          "arrives_after_days": 3})
-        _list_flagged(full, c, files, starts, kinds, landed)
-        landed.files[entity] = files
-        landed.records[entity] = len(full)
-        if progress:
-            progress(entity, len(full))
+    c = contract(entity)
+    rows = source_rows(world, entity)
+    n_clean = len(rows)
+    ext = EXT[c.format]
+    # Late-arriving records: events exported the next day, users a day after their order.
+    if entity == "orders" and rates["late_events"]:
+        late = rng.random(n_clean) < rates["late_events"]
+        late &= rows.day < world.days - 1
+        rows.day[late] += 1
+    if entity == "users" and rates["late_users"]:
+        landed.late_references += _late_users(world, rows, rng, rates["late_users"])
+    extra: list[Rows] = []
+    kinds: list[tuple[str, str | None]] = []
+    for rule in ("malformed", "missing_required", "type_mismatch", "unknown_enum",
+                 "out_of_range"):
+        if rule not in DEFECT_SPECS.get(entity, {}):
+            continue
+        n = max(1, int(round(n_clean * rates[rule]))) if rates[rule] else 0
+        if n == 0:
+            continue
+        picked = rows.take(rng.integers(0, n_clean, n))
+        bad = _bad_record(picked.to_pandas(), c, rule, counter)
+        bad["_defect"] = len(kinds) + np.arange(n)
+        spec = DEFECT_SPECS[entity][rule]
+        kinds += [(rule, None if spec is None else spec[0].split(".")[0])] * n
+        bad["_pos"] = bad["_pos"] + 0.5
+        extra.append(rows.like(bad))
+    if rates["duplicates"]:
+        n = max(1, int(round(n_clean * rates["duplicates"])))
+        dups = rows.take(rng.choice(n_clean, n, replace=False))
+        shift = rng.integers(0, 3, n)
+        dups.day = np.minimum(dups.day + shift, world.days - 1)
+        dups.pos = np.where(shift == 0, dups.pos + 0.25, rng.uniform(0, n_clean, n))
+        dups.defect[:] = -2
+        extra.append(dups)
+    full = Rows.concat([rows, *extra]) if extra else rows
+    full = full.take(np.lexsort((full.pos, full.day)))
+    lines = None
+    if c.format == "jsonl":
+        lines = json_lines(full, c)
+    elif c.format == "csv":
+        lines = csv_lines(full.cols, c.names)
+    if lines is not None:
+        bad = np.flatnonzero(full.defect >= 0)
+        mal = [int(i) for i in bad if kinds[full.defect[i]][0] == "malformed"]
+        if mal:
+            broken = _malformed_lines(lines.take(pa.array(mal)).to_pylist(), c.format, rng)
+            mask = np.zeros(len(full), dtype=bool)
+            mask[mal] = True
+            lines = pc.replace_with_mask(lines, pa.array(mask), pa.array(broken, type=STR))
+        lines = _join(lines, "", sep="\n")  # each line with its newline: one text buffer
+        if isinstance(lines, pa.ChunkedArray):
+            lines = lines.combine_chunks()
+        ends_at = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
+            lines.offset:lines.offset + len(lines) + 1]
+        text = lines.buffers()[2]
+    days = full.day
+    bounds = np.flatnonzero(np.diff(days)) + 1
+    starts = np.concatenate([[0], bounds]).astype(np.int64)
+    ends = np.concatenate([bounds, [len(full)]]).astype(np.int64)
+    drift_day = None
+    if entity == drift_entity and rates["schema_drift_files"]:
+        with_defects = set(days[full.defect != -1].tolist())
+        candidates = [int(days[s]) for s in starts
+                      if 0 < days[s] < world.days - 1 and int(days[s]) not in with_defects]
+        drift_day = candidates[len(candidates) // 2] if candidates else None
+    late_days = set()
+    if entity in ("orders", "shipments") and rates["late_files"]:
+        pool = [int(days[s]) for s in starts if world.days // 3 < days[s] < world.days - 10]
+        late_days = set(rng.choice(pool, size=min(int(rates["late_files"]), len(pool)),
+                                   replace=False).tolist())
+    table = _inventory_table(full) if c.format == "parquet" else None
+    header = (",".join(c.names) + "\n").encode() if c.format == "csv" else b""
+    files = []
+    for s, e in zip(starts, ends, strict=True):
+        day = int(days[s])
+        dt = (world.start + timedelta(days=day)).isoformat()
+        rel = f"{c.domain}/{entity}/dt={dt}/part-00000.{ext}"
+        path = landing / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if table is not None:
+            tmp = path.with_name("." + path.name + ".tmp")
+            pq.write_table(table.slice(s, e - s), tmp)
+            os.replace(tmp, path)
+        elif day == drift_day:
+            _write_drift_csv(full.slice(s, e), c, path, rng, landed, rel)
+        else:
+            _write_bytes(path, header, text.slice(ends_at[s], ends_at[e] - ends_at[s]))
+        files.append(rel)
+        if day in late_days:
+            landed.late_files.append({"entity": entity, "file": rel, "dt": dt,
+                                      "arrives_after_days": 3})
+    _list_flagged(full, c, files, starts, kinds, landed)
+    landed.files[entity] = files
+    landed.records[entity] = len(full)
     return landed
 
 
