@@ -32,6 +32,19 @@ def test_same_seed_same_world_other_seed_other_world(tmp_path):
     assert a.manifest["truth"] != c.manifest["truth"]
 
 
+def test_the_output_does_not_depend_on_the_number_of_worker_processes(tmp_path):
+    """Each entity draws from its own random stream: one process or three, the same bytes."""
+    results = [simulate(tmp_path / f"l{w}", tmp_path / f"m{w}", start=date(2024, 1, 1),
+                        days=45, scale="tiny", seed=5, workers=w) for w in (1, 3)]
+    files = [sorted(p.relative_to(tmp_path / f"l{w}") for p in (tmp_path / f"l{w}").rglob("*")
+                    if p.is_file()) for w in (1, 3)]
+    assert files[0] == files[1] and len(files[0]) > 100
+    for rel in files[0]:
+        assert (tmp_path / "l1" / rel).read_bytes() == (tmp_path / "l3" / rel).read_bytes(), rel
+    one, three = (dict(r.manifest, landing=None) for r in results)
+    assert one == three and one["defects"] and one["duplicates"]
+
+
 def test_no_defects_when_turned_off(tmp_path):
     r = simulate(tmp_path / "l", tmp_path / "m", start=date(2024, 1, 1), days=40, scale="tiny",
                  seed=1, defects=NO_DEFECTS)
