@@ -576,7 +576,8 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
         "currency": o_currency[ev_o], "status": ev_status, "created_at": o_created[ev_o],
         "paid_at": ev_paid, "cancelled_at": ev_cancel, "updated_at": ev_ts, "_o": ev_o,
     })
-    events = events.sort_values(["updated_at", "order_id"], kind="stable").reset_index(drop=True)
+    # by time, then order (ids are zero-padded sequence numbers: the index sorts the same)
+    events = events.iloc[np.lexsort((ev_o, ev_ts))].reset_index(drop=True)
 
     # --- shipments ------------------------------------------------------------------------
     shipped = paid & ~cancel_after
@@ -622,7 +623,8 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     delivered = ship_base[ship_base["delivered_at"] >= 0]
     delivered_ev = delivered.assign(updated_at=delivered["delivered_at"])
     shipments = pd.concat([shipped_ev, delivered_ev], ignore_index=True)
-    shipments = shipments.sort_values(["updated_at", "shipment_id"], kind="stable")
+    sh_no = np.concatenate([np.arange(len(ship_base)), np.flatnonzero(sh_deliv >= 0)])
+    shipments = shipments.iloc[np.lexsort((sh_no, shipments["updated_at"].to_numpy()))]
 
     # --- inventory snapshots: stocked SKU x warehouse pairs only --------------------------
     stocked_m = rng.random(n_m) < np.where(m_ka, 0.5, 0.12)
@@ -705,8 +707,10 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     pet_new = ~pet & (rng.random(n_users) < 0.04)
     change_day = np.maximum(reg_day, 0) + rng.integers(10, 400, n_users)
     changes = []
+    u_no = [np.arange(n_users)]  # each record's user (ids are zero-padded sequence numbers)
     for mask, kind in ((move, "move"), (pet_new, "pet")):
         idx = np.flatnonzero(mask & (change_day < days))
+        u_no.append(idx)
         ch_rows = users.iloc[idx].copy()
         if kind == "move":
             new_city = rng.choice(len(W.CITIES), size=len(idx), p=city_w / city_w.sum())
@@ -718,14 +722,17 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
         ch_rows["_day"] = change_day[idx]
         changes.append(ch_rows)
     users = pd.concat([users, *changes], ignore_index=True)
+    u_no = np.concatenate(u_no)
     # Apply changes cumulatively: a second change record must carry the first's change too.
-    users = users.sort_values(["user_id", "updated_at"], kind="stable").reset_index(drop=True)
-    is_move = users.duplicated("user_id") & (users["city"] != users.groupby("user_id")[
-        "city"].shift())
-    users["city"] = users["city"].where(is_move | ~users.duplicated("user_id"))
-    users["city_tier"] = users["city_tier"].where(is_move | ~users.duplicated("user_id"))
-    users[["city", "city_tier"]] = users.groupby("user_id")[["city", "city_tier"]].ffill()
-    users["is_pet_owner"] = users.groupby("user_id")["is_pet_owner"].cummax()
+    order = np.lexsort((users["updated_at"].to_numpy(), u_no))
+    users = users.iloc[order].reset_index(drop=True)
+    u_no = pd.Series(u_no[order])
+    later = u_no.duplicated().to_numpy()
+    is_move = later & (users["city"] != users["city"].groupby(u_no).shift())
+    users["city"] = users["city"].where(is_move | ~later)
+    users["city_tier"] = users["city_tier"].where(is_move | ~later)
+    users[["city", "city_tier"]] = users[["city", "city_tier"]].groupby(u_no).ffill()
+    users["is_pet_owner"] = users["is_pet_owner"].groupby(u_no).cummax()
 
     merchants = pd.DataFrame({
         "merchant_id": m_ids,
@@ -749,11 +756,13 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     grows["updated_at"] = t0 + grow_day[grow] * DAY + 10 * 3600
     grows["_day"] = grow_day[grow]
     merchants = pd.concat([merchants, closes, grows], ignore_index=True)
-    merchants = merchants.sort_values(["merchant_id", "updated_at"], kind="stable")
-    merchants["size"] = np.where(merchants.groupby("merchant_id")["size"].transform(
-        lambda s: (s == "KA").cummax()), "KA", "SMB")
-    merchants["closed_day"] = merchants.groupby("merchant_id")["closed_day"].cummax()
-    merchants = merchants.reset_index(drop=True)
+    m_no = np.concatenate([np.arange(n_m), closing, np.flatnonzero(grow)])
+    order = np.lexsort((merchants["updated_at"].to_numpy(), m_no))
+    merchants = merchants.iloc[order].reset_index(drop=True)
+    m_no = pd.Series(m_no[order])
+    merchants["size"] = np.where((merchants["size"] == "KA").astype(np.int8).groupby(
+        m_no).cummax().to_numpy() > 0, "KA", "SMB")
+    merchants["closed_day"] = merchants["closed_day"].groupby(m_no).cummax()
 
     skus = pd.DataFrame({
         "sku_id": sku_ids, "spu_id": spu_ids[sku_spu], "merchant_id": m_ids[sku_m],
