@@ -262,13 +262,20 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     lonely = np.setdiff1d(np.arange(n_m), sku_m)
     newcomers = np.repeat(np.flatnonzero(m_new & ~m_ka), 3)
     topped = np.concatenate([lonely, newcomers])
-    extra_spu = []
-    for m in topped:
-        cand = np.flatnonzero(spu_l1 == m_l1[m])
+    # One popularity-weighted draw per shop, as rng.choice(cand, p=...) makes it (one uniform
+    # each, against the normalised cumulative weights), by category instead of one by one.
+    u = rng.random(len(topped))
+    extra_spu = np.empty(len(topped), dtype=np.int64)
+    topped_l1 = m_l1[topped]
+    for c in np.unique(topped_l1):
+        cand = np.flatnonzero(spu_l1 == c)
         if len(cand) == 0:
             cand = np.arange(n_spu)
-        extra_spu.append(rng.choice(cand, p=spu_pop[cand] / spu_pop[cand].sum()))
-    sku_spu = np.concatenate([sku_spu, np.array(extra_spu, dtype=np.int64)])
+        pop_cdf = (spu_pop[cand] / spu_pop[cand].sum()).cumsum()
+        pop_cdf /= pop_cdf[-1]
+        at = topped_l1 == c
+        extra_spu[at] = cand[pop_cdf.searchsorted(u[at], side="right")]
+    sku_spu = np.concatenate([sku_spu, extra_spu])
     sku_m = np.concatenate([sku_m, topped])
     pairs = pd.DataFrame({"spu": sku_spu, "m": sku_m}).drop_duplicates()
     pairs = pairs.sort_values(["spu", "m"]).reset_index(drop=True)
