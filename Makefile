@@ -9,7 +9,7 @@ export SPARK_LOCAL_IP := 127.0.0.1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: setup system venv jars demo test lint unit integration bench lock clean airflow airflow-stop notebooks-clean report bench-chain
+.PHONY: setup system venv jars demo test lint unit integration bench lock clean airflow airflow-stop notebooks-clean report bench-chain bench-sim
 
 setup: system venv jars  ## everything a new machine needs
 
@@ -55,6 +55,9 @@ airflow-stop:  ## stop the Airflow services by PID
 
 bench: setup  ## simulator and ingest rows/s, dbt build, incremental vs full refresh (SCALES=small,medium)
 	$(BIN)/python bench/run.py --scales $(or $(SCALES),small,medium)
+
+bench-sim: setup  ## the simulator alone: model and files, records/s, peak memory (SCALES=small,medium)
+	$(BIN)/python bench/simulator.py --scales $(or $(SCALES),small,medium)
 
 bench-chain: setup  ## the whole chain's wall time through Airflow and called directly (SCALES=small)
 	$(BIN)/python bench/chain.py --scales $(or $(SCALES),small)

@@ -51,7 +51,9 @@ def generate(
     m = result.manifest
     console.print(f"landed {result.rows:,} records in {result.files:,} files under "
                   f"{config.landing} in {result.seconds:.1f} s "
-                  f"({result.rows / result.seconds:,.0f} records/s)")
+                  f"({result.rows / result.seconds:,.0f} records/s; the model "
+                  f"{result.model_seconds:.1f} s, files and truths in {result.workers} "
+                  f"processes {result.seconds - result.model_seconds:.1f} s)")
     console.print(f"defects: {len(m['defects'])} invalid records, {len(m['duplicates'])} "
                   f"duplicates, {len(m['late_files'])} late files, {len(m['schema_drift'])} "
                   f"drifted file; manifest: {result.manifest_path}")

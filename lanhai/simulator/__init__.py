@@ -29,6 +29,9 @@ class SimulationResult:
     files: int
     seconds: float
     manifest: dict
+    model_seconds: float = 0.0  # the world's clean records, in memory
+    clean_records: int = 0      # the records the model made (before defects and duplicates)
+    workers: int = 1
 
 
 def _clean_json(value):
@@ -101,13 +104,15 @@ def simulate(landing: Path, manifest_dir: Path, *, start: date, days: int, scale
     `workers` processes (default: `default_workers()`); the output does not depend on how many."""
     began = time.perf_counter()
     world = simulate_clean(start, days, scale, seed)
+    model_seconds = time.perf_counter() - began
     if progress:
         progress("model", len(world.orders))
+    workers = default_workers() if workers is None else workers
     entities = list(contracts())
     tasks = {"truths": ("truths",)}
     for entity in sorted(entities, key=lambda e: -len(world.tables[e])):  # largest first
         tasks[entity] = (entity, landing, defects)
-    done = _run_tasks(world, tasks, default_workers() if workers is None else workers, progress)
+    done = _run_tasks(world, tasks, workers, progress)
     landed = Landed()
     for entity in entities:
         merge_landed(landed, done[entity])
@@ -139,7 +144,8 @@ def simulate(landing: Path, manifest_dir: Path, *, start: date, days: int, scale
     return SimulationResult(
         manifest_path=path, rows=sum(landed.records.values()),
         files=sum(len(v) for v in landed.files.values()),
-        seconds=time.perf_counter() - began, manifest=manifest,
+        seconds=time.perf_counter() - began, manifest=manifest, model_seconds=model_seconds,
+        clean_records=sum(len(t) for t in world.tables.values()), workers=workers,
     )
 
 
