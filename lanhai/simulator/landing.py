@@ -289,7 +289,8 @@ def _items_json(world: Clean) -> pa.Array:
 
 
 def json_lines(rows: Rows, c: Contract) -> pa.Array:
-    """Return one JSON object text per record; numbers unquoted, nested items raw."""
+    """Return one JSON object text per record, with its newline; numbers unquoted, nested
+    items raw."""
     numeric = {f.name for f in c.fields if f.type in ("int", "long") or f.type.startswith(
         "decimal")}
     raw = {f.name for f in c.fields if f.is_nested}
@@ -298,17 +299,18 @@ def json_lines(rows: Rows, c: Contract) -> pa.Array:
         col = rows.cols[f.name]
         val = col if f.name in raw or f.name in numeric else _join('"', col, '"')
         parts += [("{" if i == 0 else ",") + f'"{f.name}":', pc.fill_null(val, _s("null"))]
-    return _join(*parts, "}")
+    return _join(*parts, "}\n")
 
 
 def csv_lines(cols: dict[str, pa.Array], names: list[str]) -> pa.Array:
-    """Return one CSV line per record (values quoted only where needed)."""
+    """Return one CSV line per record, with its newline (values quoted only where needed)."""
     fields = []
     for n in names:
         col = pc.fill_null(cols[n], _s(""))
         needs = pc.match_substring_regex(col, r'[",\n]')
         fields.append(pc.if_else(needs, _join('"', pc.replace_substring(col, '"', '""'), '"'),
                                  col))
+    fields[-1] = _join(fields[-1], "\n")
     return _join(*fields, sep=",")
 
 
@@ -414,34 +416,40 @@ def write_entity(world: Clean, landing: Path, defects: dict[str, float] | None, 
         dups.pos = np.where(shift == 0, dups.pos + 0.25, rng.uniform(0, n_clean, n))
         dups.defect[:] = -2
         extra.append(dups)
-    full = Rows.concat([rows, *extra]) if extra else rows
-    full = full.take(np.lexsort((full.pos, full.day)))
-    lines = None
-    if c.format == "jsonl":
-        lines = json_lines(full, c)
-    elif c.format == "csv":
-        lines = csv_lines(full.cols, c.names)
-    if lines is not None:
-        bad = np.flatnonzero(full.defect >= 0)
-        mal = [int(i) for i in bad if kinds[full.defect[i]][0] == "malformed"]
-        if mal:
-            broken = _malformed_lines(lines.take(pa.array(mal)).to_pylist(), c.format, rng)
-            mask = np.zeros(len(full), dtype=bool)
+    # The landing order: by day, clean records in their order, defects and duplicates among
+    # them. Only the finished lines (one column) are put in that order, not every field.
+    parts = [rows, *extra]
+    day = np.concatenate([p.day for p in parts])
+    order = np.lexsort((np.concatenate([p.pos for p in parts]), day))
+    days = day[order]
+    final = np.empty(len(order), dtype=np.int64)  # each record's place in the landing order
+    final[order] = np.arange(len(order))
+    bad = Rows.concat(extra) if extra else rows.take([])
+    bad_at = final[n_clean:]
+    if c.format in ("jsonl", "csv"):
+        clean_lines, bad_lines = (json_lines(p, c) if c.format == "jsonl" else
+                                  csv_lines(p.cols, c.names) for p in (rows, bad))
+        mal = [int(i) for i in np.argsort(bad_at, kind="stable")
+               if bad.defect[i] >= 0 and kinds[bad.defect[i]][0] == "malformed"]
+        if mal:  # broken in landing order (each break draws from the stream)
+            broken = _malformed_lines([x[:-1] for x in bad_lines.take(pa.array(mal)).to_pylist()],
+                                      c.format, rng)
+            mask = np.zeros(len(bad), dtype=bool)
             mask[mal] = True
-            lines = pc.replace_with_mask(lines, pa.array(mask), pa.array(broken, type=STR))
-        lines = _join(lines, "", sep="\n")  # each line with its newline: one text buffer
-        if isinstance(lines, pa.ChunkedArray):
-            lines = lines.combine_chunks()
+            bad_lines = pc.replace_with_mask(
+                bad_lines, pa.array(mask),
+                pa.array([x + "\n" for x in np.array(broken, dtype=object)[
+                    np.argsort(mal)]], type=STR))
+        lines = pa.concat_arrays([clean_lines, bad_lines]).take(pa.array(order))
         ends_at = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
             lines.offset:lines.offset + len(lines) + 1]
         text = lines.buffers()[2]
-    days = full.day
     bounds = np.flatnonzero(np.diff(days)) + 1
     starts = np.concatenate([[0], bounds]).astype(np.int64)
-    ends = np.concatenate([bounds, [len(full)]]).astype(np.int64)
+    ends = np.concatenate([bounds, [len(order)]]).astype(np.int64)
     drift_day = None
     if entity == drift_entity and rates["schema_drift_files"]:
-        with_defects = set(days[full.defect != -1].tolist())
+        with_defects = set(bad.day.tolist())
         candidates = [int(days[s]) for s in starts
                       if 0 < days[s] < world.days - 1 and int(days[s]) not in with_defects]
         drift_day = candidates[len(candidates) // 2] if candidates else None
@@ -450,7 +458,8 @@ def write_entity(world: Clean, landing: Path, defects: dict[str, float] | None, 
         pool = [int(days[s]) for s in starts if world.days // 3 < days[s] < world.days - 10]
         late_days = set(rng.choice(pool, size=min(int(rates["late_files"]), len(pool)),
                                    replace=False).tolist())
-    table = _inventory_table(full) if c.format == "parquet" else None
+    table = (_inventory_table(Rows.concat(parts).take(order)) if c.format == "parquet"
+             else None)
     header = (",".join(c.names) + "\n").encode() if c.format == "csv" else b""
     files = []
     for s, e in zip(starts, ends, strict=True):
@@ -463,41 +472,42 @@ def write_entity(world: Clean, landing: Path, defects: dict[str, float] | None, 
             tmp = path.with_name("." + path.name + ".tmp")
             pq.write_table(table.slice(s, e - s), tmp)
             os.replace(tmp, path)
-        elif day == drift_day:
-            _write_drift_csv(full.slice(s, e), c, path, rng, landed, rel)
+        elif day == drift_day:  # a day of clean records only
+            _write_drift_csv(rows.take(order[s:e]), c, path, rng, landed, rel)
         else:
             _write_bytes(path, header, text.slice(ends_at[s], ends_at[e] - ends_at[s]))
         files.append(rel)
         if day in late_days:
             landed.late_files.append({"entity": entity, "file": rel, "dt": dt,
                                       "arrives_after_days": 3})
-    _list_flagged(full, c, files, starts, kinds, landed)
+    _list_flagged(bad, bad_at, c, files, starts, kinds, landed)
     landed.files[entity] = files
-    landed.records[entity] = len(full)
+    landed.records[entity] = len(order)
     return landed
 
 
-def _list_flagged(full: Rows, c: Contract, files: list[str], starts: np.ndarray,
+def _list_flagged(bad: Rows, at: np.ndarray, c: Contract, files: list[str], starts: np.ndarray,
                   kinds: list[tuple[str, str | None]], landed: Landed) -> None:
-    """Every defect and duplicate written, with its file, line and key (the manifest's lists)."""
-    flagged = np.flatnonzero(full.defect != -1)
-    if not len(flagged):
+    """Every defect and duplicate written, with its file, line and key (the manifest's lists),
+    in landing order; `at` is each one's place in the landing order."""
+    if not len(bad):
         return
-    where = pa.array(flagged)
-    file_no = np.searchsorted(starts, flagged, side="right") - 1
-    lines = flagged - starts[file_no] + 1 + (1 if c.format == "csv" else 0)
-    keys = {k: full.cols[k].take(where).to_pylist() for k in c.key}
-    version = full.cols[c.version].take(where)
+    by_place = np.argsort(at, kind="stable")
+    bad, at = bad.take(by_place), at[by_place]
+    file_no = np.searchsorted(starts, at, side="right") - 1
+    lines = at - starts[file_no] + 1 + (1 if c.format == "csv" else 0)
+    keys = {k: bad.cols[k].to_pylist() for k in c.key}
+    version = bad.cols[c.version]
     if not pa.types.is_large_string(version.type):  # Parquet keeps epoch seconds here
         version = fmt_ts(version.to_numpy(zero_copy_only=False))
     versions = version.to_pylist()
-    for i, j in enumerate(flagged):
+    for i in range(len(bad)):
         key = {k: (None if keys[k][i] is None else str(keys[k][i])) for k in c.key}
         record = {"entity": c.entity, "file": files[file_no[i]], "line": int(lines[i])}
-        if full.defect[j] == -2:
+        if bad.defect[i] == -2:
             landed.duplicates.append({**record, "key": key, "version": versions[i]})
         else:
-            rule, fld = kinds[full.defect[j]]
+            rule, fld = kinds[bad.defect[i]]
             landed.defects.append({**record, "rule": rule, "field": fld, "key": key})
 
 
@@ -531,8 +541,7 @@ def _write_drift_csv(part: Rows, c: Contract, path: Path, rng: np.random.Generat
     wechat = [f"wxid_{rng.integers(10**6, 10**7)}" if i % 3 else
               f"1{rng.integers(30, 99)}{rng.integers(10**7, 10**8)}" for i in range(len(part))]
     body = csv_lines({**part.cols, "wechat_id": _text(wechat)}, names)
-    path.write_text(",".join(names) + "\n" + "\n".join(body.to_pylist()) + "\n",
-                    encoding="utf-8")
+    path.write_text(",".join(names) + "\n" + "".join(body.to_pylist()), encoding="utf-8")
     landed.schema_drift.append({"entity": c.entity, "file": rel, "columns": names,
                                 "extra_columns": ["wechat_id"],
                                 "policy": "read by header name; extra columns kept in "
