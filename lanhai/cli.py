@@ -46,7 +46,10 @@ def generate(
             start=date.fromisoformat(start or sim["start"]), days=days or sim["days"],
             scale=scale or sim["scale"], seed=seed if seed is not None else sim["seed"],
             defects=rates,
-            progress=lambda entity, n: status.update(f"wrote {entity}: {n:,} records"),
+            progress=lambda step, n: status.update(
+                f"modelled {n:,} orders; writing the files…" if step == "model" else
+                f"computed the truths of {n} weeks" if step == "truths" else
+                f"wrote {step}: {n:,} records"),
         )
     m = result.manifest
     console.print(f"landed {result.rows:,} records in {result.files:,} files under "

@@ -110,3 +110,23 @@ def test_weekly_truths_gmv_equals_the_sum_of_rounded_lines(small_world):
     assert wk["gmv"].sum() * 100 > 0.95 * items["gmv_cents"].sum()
     assert wk["repurchase_90d"].iloc[:12].isna().all()
     assert wk["repurchase_90d"].iloc[14:].notna().all()
+
+
+def test_trailing_window_counts_equal_a_filter_and_group_by_per_window():
+    """The truths count 90- and 365-day windows as intervals over a day axis; check them
+    against the plain computation (filter the window, count days per key) on random data."""
+    from lanhai.simulator.truth import _window_counts
+
+    rng = np.random.default_rng(0)
+    key = rng.integers(0, 40, 600)
+    day = rng.integers(0, 200, 600)
+    cap = np.where(rng.random(600) < 0.3, rng.integers(0, 200, 600), 10**9)
+    cap = cap[key]  # a cap belongs to the key (a merchant's growth day), as in the truths
+    ends = np.arange(0, 200, 7)
+    for width in (7, 90):
+        active, repeat = _window_counts(key, day, ends, width, cap=cap)
+        for i, end in enumerate(ends):
+            inside = (day > end - width) & (day <= end) & (end < cap)
+            days_per_key = {k: len(set(day[inside & (key == k)])) for k in set(key[inside])}
+            assert active[i] == len(days_per_key)
+            assert repeat[i] == sum(n >= 2 for n in days_per_key.values())

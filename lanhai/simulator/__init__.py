@@ -77,12 +77,18 @@ def _run_tasks(world, tasks: dict[str, tuple], workers: int, progress) -> dict:
                     progress(name, _size(results[name], name))
             return results
         from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures.process import BrokenProcessPool
 
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
             futures = {pool.submit(_task, *args): name for name, args in tasks.items()}
             for done in as_completed(futures):
                 name = futures[done]
-                results[name] = done.result()
+                try:
+                    results[name] = done.result()
+                except BrokenProcessPool as e:
+                    raise RuntimeError(
+                        f"a simulator worker died while writing {name!r} (out of memory?); "
+                        f"LANHAI_SIM_WORKERS=1 runs the simulator in one process") from e
                 if progress:
                     progress(name, _size(results[name], name))
         return results
