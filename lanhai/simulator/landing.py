@@ -175,10 +175,6 @@ class Rows:
         return Rows({k: v.take(where) for k, v in self.cols.items()}, self.day[idx].copy(),
                     self.pos[idx].copy(), self.defect[idx].copy())
 
-    def slice(self, s: int, e: int) -> Rows:
-        return Rows({k: v.slice(s, e - s) for k, v in self.cols.items()}, self.day[s:e],
-                    self.pos[s:e], self.defect[s:e])
-
     def to_pandas(self) -> pd.DataFrame:
         """A few records as a pandas frame, to break them one rule at a time."""
         frame = pd.DataFrame({k: v.to_numpy(zero_copy_only=False) for k, v in self.cols.items()})
