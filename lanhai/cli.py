@@ -31,7 +31,7 @@ def generate(
     profile: Profile = None,
 ) -> None:
     """Simulate the source systems and land their files (with a manifest of truths)."""
-    from lanhai.simulator import simulate
+    from lanhai.simulator import memory_check, simulate
 
     config = load_config(profile)
     sim = config.raw["simulator"]
@@ -41,6 +41,11 @@ def generate(
     if not defects:
         rates = {k: 0 for k in rates}
     with console.status("simulating the marketplace…") as status:
+        try:
+            memory_check(scale or sim["scale"], days or sim["days"])
+        except MemoryError as err:
+            console.print(f"[red]{err}[/red]")
+            raise typer.Exit(2) from err
         result = simulate(
             config.landing, config.path("simulator"),
             start=date.fromisoformat(start or sim["start"]), days=days or sim["days"],

@@ -130,3 +130,12 @@ def test_trailing_window_counts_equal_a_filter_and_group_by_per_window():
             days_per_key = {k: len(set(day[inside & (key == k)])) for k in set(key[inside])}
             assert active[i] == len(days_per_key)
             assert repeat[i] == sum(n >= 2 for n in days_per_key.values())
+
+
+def test_a_simulation_that_cannot_fit_in_memory_is_refused_up_front():
+    from lanhai.simulator import memory_check
+
+    with pytest.raises(MemoryError, match=r"'large' over 540 days needs about 90 GB.*20 GB"):
+        memory_check("large", 540, available=20)
+    memory_check("medium", 540, available=20)  # 9 GB: fits
+    memory_check("large", 100, available=20)   # 17 GB: fits
