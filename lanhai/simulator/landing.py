@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lanhai.contracts import Contract, contract
-from lanhai.simulator.model import SHANGHAI_OFFSET, Clean
+from lanhai.simulator.model import EVENT_TYPES, SHANGHAI_OFFSET, Clean
 
 DEFAULT_DEFECTS = {
     "malformed": 0.0004,
@@ -238,8 +238,18 @@ def source_rows(world: Clean, entity: str) -> Rows:
                  unit_cost_cny=fmt_cents(t["unit_cost_cents"]), updated_at=fmt_ts(
                 t["updated_at"]))
     elif entity == "orders":
-        f = {c: _text(t[c]) for c in ("event_id", "event_type", "order_id", "user_id",
-                                      "merchant_id", "channel", "currency", "status")}
+        o = t["_o"].to_numpy(dtype=np.int64)
+        where = pa.array(o)
+        orders = world.orders
+        kind = _text(EVENT_TYPES).take(pa.array(t["_kind"].to_numpy(dtype=np.int64)))
+        order_id = _text(orders["order_id"]).take(where)
+        f = {"event_id": _join("E", order_id, "-", kind), "event_type": kind, "status": kind,
+             "order_id": order_id,
+             "user_id": _text(world.extra["user_ids"]).take(pa.array(orders["user"].to_numpy()[o])),
+             "merchant_id": _text(world.extra["m_ids"]).take(
+                 pa.array(orders["merchant"].to_numpy()[o])),
+             "channel": _text(orders["channel"]).take(where),
+             "currency": _text(orders["currency"]).take(where)}
         f.update(created_at=fmt_ts(t["created_at"]), paid_at=fmt_ts(t["paid_at"]),
                  cancelled_at=fmt_ts(t["cancelled_at"]), updated_at=fmt_ts(t["updated_at"]))
         f["items"] = _items_json(world).take(pa.array(t["_o"].to_numpy(dtype=np.int64)))
