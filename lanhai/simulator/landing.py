@@ -91,6 +91,11 @@ def _text(values) -> pa.Array:
     return pa.array(np.asarray(values, dtype=object), type=STR)
 
 
+def _names(names, codes) -> pa.Array:
+    """Spell out codes (indexes into `names`) as text."""
+    return _text(names).take(pa.array(np.asarray(codes, dtype=np.int64)))
+
+
 def _int_text(values) -> pa.Array:
     return pa.array(np.asarray(values, dtype=np.int64)).cast(STR)
 
@@ -204,7 +209,8 @@ def source_rows(world: Clean, entity: str) -> Rows:
     t = world.tables[entity]
     if entity == "inventory":
         f = {"snapshot_date": fmt_day(world, t["snapshot_day"]),
-             "sku_id": _text(t["sku_id"]), "warehouse_id": _text(t["warehouse_id"]),
+             "sku_id": _names(world.extra["sku_ids"], t["_sku"]),
+             "warehouse_id": _names(world.extra["inventory_warehouses"], t["_wh"]),
              "qty_on_hand": pa.array(t["qty_on_hand"].to_numpy(dtype=np.int64)),
              "exported_at": pa.array(t["exported_at"].to_numpy(dtype=np.int64))}
     elif entity == "users":
@@ -242,12 +248,11 @@ def source_rows(world: Clean, entity: str) -> Rows:
         where = pa.array(o)
         orders = world.orders
         kind = _text(EVENT_TYPES).take(pa.array(t["_kind"].to_numpy(dtype=np.int64)))
-        order_id = _text(orders["order_id"]).take(where)
+        order_id = _names(orders["order_id"], o)
         f = {"event_id": _join("E", order_id, "-", kind), "event_type": kind, "status": kind,
              "order_id": order_id,
-             "user_id": _text(world.extra["user_ids"]).take(pa.array(orders["user"].to_numpy()[o])),
-             "merchant_id": _text(world.extra["m_ids"]).take(
-                 pa.array(orders["merchant"].to_numpy()[o])),
+             "user_id": _names(world.extra["user_ids"], orders["user"].to_numpy()[o]),
+             "merchant_id": _names(world.extra["m_ids"], orders["merchant"].to_numpy()[o]),
              "channel": _text(orders["channel"]).take(where),
              "currency": _text(orders["currency"]).take(where)}
         f.update(created_at=fmt_ts(t["created_at"]), paid_at=fmt_ts(t["paid_at"]),
@@ -258,7 +263,10 @@ def source_rows(world: Clean, entity: str) -> Rows:
         f.update(amount=fmt_cents(t["amount_cents"]), refunded_at=fmt_ts(t["refunded_at"]),
                  updated_at=fmt_ts(t["updated_at"]))
     elif entity == "shipments":
-        f = {c: _text(t[c]) for c in ("shipment_id", "order_id", "warehouse_id", "carrier")}
+        f = {"shipment_id": _join("H", pc.utf8_lpad(_int_text(t["_sh"].to_numpy() + 1), 9, "0")),
+             "order_id": _names(world.orders["order_id"], t["_o"]),
+             "warehouse_id": _names(world.extra["ship_warehouses"], t["_wh"]),
+             "carrier": _names(world.extra["ship_carriers"], t["_carrier"])}
         f.update(shipped_at=fmt_ts(t["shipped_at"]), promised_at=fmt_ts(t["promised_at"]),
                  delivered_at=fmt_ts(t["delivered_at"]),
                  logistics_cost_cny=fmt_cents(t["logistics_cost_cents"]),

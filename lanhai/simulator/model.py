@@ -618,11 +618,14 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     sh_o, sh_ship, sh_promised, sh_deliv, sh_cost, wh, carrier = (
         x[keep] for x in (sh_o, sh_ship, sh_promised, sh_deliv, sh_cost, wh, carrier))
     sh_deliv = np.where(sh_deliv < end_ts, sh_deliv, -1)
-    sh_ids = _ids("H", len(sh_o), 9)
+    # Kept as numbers: the shipment's sequence number (its id, "H" + 9 digits), its order,
+    # and its warehouse and carrier as indexes into the names (the writer spells them out).
+    wh_names, carrier_names = np.unique(wh.astype(str)), np.unique(carrier)
     ship_base = pd.DataFrame({
-        "shipment_id": sh_ids, "order_id": order_ids[sh_o], "warehouse_id": wh,
-        "carrier": carrier, "shipped_at": sh_ship, "promised_at": sh_promised,
-        "delivered_at": sh_deliv, "logistics_cost_cents": sh_cost,
+        "_sh": np.arange(len(sh_o)), "_o": sh_o,
+        "_wh": np.searchsorted(wh_names, wh.astype(str)),
+        "_carrier": np.searchsorted(carrier_names, carrier), "shipped_at": sh_ship,
+        "promised_at": sh_promised, "delivered_at": sh_deliv, "logistics_cost_cents": sh_cost,
     })
     shipped_ev = ship_base.assign(delivered_at=-1, updated_at=ship_base["shipped_at"])
     delivered = ship_base[ship_base["delivered_at"] >= 0]
@@ -658,10 +661,10 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     phase = rng.integers(0, 35, len(inv_sku))
     saw = ((inv_day + phase[inv_pair]) % cycle[inv_pair]) / cycle[inv_pair]
     qty = np.round(level[inv_pair] * (1.6 - 1.2 * saw)).astype(np.int64)
-    inventory = pd.DataFrame({
-        "snapshot_day": inv_day, "sku_id": sku_ids[inv_sku[inv_pair]],
-        "warehouse_id": inv_wh[inv_pair], "qty_on_hand": qty,
-        "exported_at": t0 + inv_day * DAY + 23 * 3600 + 1800,
+    inv_wh_names, inv_wh_code = np.unique(inv_wh, return_inverse=True)
+    inventory = pd.DataFrame({  # SKU and warehouse as indexes into their ids
+        "snapshot_day": inv_day, "_sku": inv_sku[inv_pair], "_wh": inv_wh_code[inv_pair],
+        "qty_on_hand": qty, "exported_at": t0 + inv_day * DAY + 23 * 3600 + 1800,
     })
 
     # --- marketing spend: planted so that CAC per channel sits at W.CAC_BY_CHANNEL ---------
@@ -820,6 +823,8 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
         }),
         "user_ids": user_ids, "m_ids": m_ids, "m_onboard": m_onboard, "m_close": m_close,
         "m_size": np.where(m_ka, "KA", "SMB"), "grow_day": grow_day, "birth_year": birth_year,
+        "sku_ids": sku_ids, "ship_warehouses": wh_names, "ship_carriers": carrier_names,
+        "inventory_warehouses": inv_wh_names,
         "user_tier": city_tier[u_city],
     }
     return world

@@ -64,13 +64,13 @@ def weekly_truths(world: Clean) -> pd.DataFrame:
     spend_week = pd.Series(spend["amount_cents"].to_numpy()).groupby(
         day_to_week[spend["spend_day"].to_numpy()]).sum()
 
-    ship = world.tables["shipments"].drop_duplicates("shipment_id", keep="last")
+    ship = world.tables["shipments"].drop_duplicates("_sh", keep="last")
     ship_day = _local_day(ship["shipped_at"].to_numpy(), world)
     ship_week = pd.Series(day_to_week[np.clip(ship_day, 0, world.days - 1)], index=ship.index)
     cost_week = ship["logistics_cost_cents"].groupby(ship_week).sum()
-    first_ship = ship.assign(week=ship_week).sort_values(["shipped_at", "shipment_id"])
-    first_ship = first_ship.drop_duplicates("order_id").merge(o[["order_id", "gmv_cents"]],
-                                                              on="order_id")
+    first_ship = ship.assign(week=ship_week).sort_values(["shipped_at", "_sh"])
+    first_ship = first_ship.drop_duplicates("_o")
+    first_ship = first_ship.assign(gmv_cents=o["gmv_cents"].to_numpy()[first_ship["_o"]])
     ship_gmv_week = first_ship.groupby("week")["gmv_cents"].sum()
     dl = ship[ship["delivered_at"] >= 0]
     dl_week = day_to_week[_local_day(dl["delivered_at"].to_numpy(), world)]
