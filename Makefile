@@ -53,11 +53,14 @@ airflow: setup  ## Airflow on http://127.0.0.1:8080 (user admin; password genera
 airflow-stop:  ## stop the Airflow services by PID
 	$(BIN)/lanhai airflow-down
 
+# $(or) splits its arguments at commas: the default list has to come from a variable
+TWO_SCALES := small,medium
+
 bench: setup  ## simulator and ingest rows/s, dbt build, incremental vs full refresh (SCALES=small,medium)
-	$(BIN)/python bench/run.py --scales $(or $(SCALES),small,medium)
+	$(BIN)/python bench/run.py --scales $(or $(SCALES),$(TWO_SCALES))
 
 bench-sim: setup  ## the simulator alone: model and files, records/s, peak memory (SCALES=small,medium)
-	$(BIN)/python bench/simulator.py --scales $(or $(SCALES),small,medium)
+	$(BIN)/python bench/simulator.py --scales $(or $(SCALES),$(TWO_SCALES))
 
 bench-chain: setup  ## the whole chain's wall time through Airflow and called directly (SCALES=small)
 	$(BIN)/python bench/chain.py --scales $(or $(SCALES),small)
