@@ -33,7 +33,10 @@ HOMOGENEOUS = ("3c_appliances", "beauty")
 
 @dataclass
 class Clean:
-    """The clean source records of one simulated world, before defects and files."""
+    """The clean source records of one simulated world, before defects and files.
+
+    The big tables (order events, shipments, inventory snapshots) hold numbers (sequence
+    numbers, indexes into `extra`'s ids and names); the landing writer spells them out."""
 
     start: date
     days: int
