@@ -31,7 +31,10 @@ def one(scale: str, out: Path) -> dict:
     r = simulate(out / "landing", out / "simulator", start=date.fromisoformat(sim["start"]),
                  days=sim["days"], scale=scale, seed=sim["seed"], defects=sim["defects"])
     rest = r.seconds - r.model_seconds
+    peak = max(resource.getrusage(who).ru_maxrss  # this process, or its largest worker
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     return {
+        "peak_rss_mb": round(peak / 1024),
         "scale": scale, "workers": r.workers, "records": r.rows, "files": r.files,
         "clean_records": r.clean_records, "orders": r.manifest["calibration"]["paid_orders"],
         "model_s": round(r.model_seconds, 1),
@@ -61,9 +64,6 @@ def main() -> None:
                                   check=True, capture_output=True, text=True)
             figures = json.loads(proc.stdout.strip().splitlines()[-1])
             figures["process_s"] = round(time.perf_counter() - began, 1)
-            # peak RSS of the largest finished child (the parent or a worker), in MB
-            figures["peak_rss_mb"] = round(
-                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
         finally:
             shutil.rmtree(out, ignore_errors=True)
         results.append(figures)

@@ -24,10 +24,10 @@ from lanhai.config import PROJECT_ROOT, Config
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 # The embedded default keeps Airflow's metadata in SQLite (WAL). The API server, scheduler,
-# DAG processor and CLI all write to it; SQLite's default busy wait (5 s) made a CLI write
-# (`backfill create`) fail with "database is locked" on a loaded 2-core machine. Writers wait
-# up to a minute instead. (A PostgreSQL URL in AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is used
-# as given, without these arguments.)
+# DAG processor and CLI all write to it; with SQLite's default busy wait (5 s) a CLI write
+# (`backfill create`) can fail with "database is locked" while a service holds the lock on a
+# loaded 2-core machine (the likely cause of one CI failure). Writers wait up to a minute.
+# (A PostgreSQL URL in AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is used as given, without these.)
 SQLITE_CONNECT_ARGS = {"timeout": 60}
 
 
@@ -150,16 +150,7 @@ def down(config: Config, grace: float = 30, home: Path | None = None) -> list[in
         except ProcessLookupError:
             pid_file.unlink()
             continue
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):  # reap it if this process started it
-                os.waitpid(pid, os.WNOHANG)
-            try:
-                os.killpg(pid, 0)
-                time.sleep(0.5)
-            except ProcessLookupError:
-                break
-        else:
+        if not _wait_gone(pid, grace):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
             _wait_gone(pid, 15)
@@ -168,8 +159,9 @@ def down(config: Config, grace: float = 30, home: Path | None = None) -> list[in
     return stopped
 
 
-def _wait_gone(pid: int, timeout: float) -> None:
-    """Wait for a killed process group to vanish (reaping the leader if it is our child)."""
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Wait for a signalled process group to vanish (reaping the leader if this process
+    started it); whether it did within `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):
@@ -177,8 +169,9 @@ def _wait_gone(pid: int, timeout: float) -> None:
         try:
             os.killpg(pid, 0)
         except ProcessLookupError:
-            return
+            return True
         time.sleep(0.2)
+    return False
 
 
 def chain() -> list[str]:
