@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from lanhai.contracts import contract_index, contracts
-from lanhai.simulator.landing import Landed, merge_landed, write_entity
+from lanhai.simulator.landing import CHUNK_RECORDS, Landed, merge_landed, write_entity
 from lanhai.simulator.model import simulate_clean
 from lanhai.simulator.truth import calibration_report, survival_truths, weekly_truths
 
@@ -55,7 +55,8 @@ def _task(name: str, *args):
     if name == "truths":
         weekly = weekly_truths(world)
         return weekly, survival_truths(world), calibration_report(world, weekly)
-    return write_entity(world, *args, name, contract_index(name))
+    landing, defects, chunk_records = args
+    return write_entity(world, landing, defects, name, contract_index(name), chunk_records)
 
 
 def default_workers() -> int:
@@ -132,11 +133,13 @@ def memory_check(scale: str, days: int, available: float | None = None) -> None:
 def simulate(landing: Path, manifest_dir: Path, *, start: date, days: int, scale: str, seed: int,
              defects: dict[str, float] | None = None,
              progress: Callable[[str, int], None] | None = None,
-             workers: int | None = None) -> SimulationResult:
+             workers: int | None = None,
+             chunk_records: int = CHUNK_RECORDS) -> SimulationResult:
     """Simulate the sources, write their files under `landing` and a manifest of truths.
 
     The model runs in this process; then each entity's files and the truths are written by
-    `workers` processes (default: `default_workers()`); the output does not depend on how many."""
+    `workers` processes (default: `default_workers()`), each formatting `chunk_records`
+    records at a time; the output depends on neither."""
     memory_check(scale, days)
     began = time.perf_counter()
     world = simulate_clean(start, days, scale, seed)
@@ -147,7 +150,7 @@ def simulate(landing: Path, manifest_dir: Path, *, start: date, days: int, scale
     entities = list(contracts())
     tasks = {"truths": ("truths",)}
     for entity in sorted(entities, key=lambda e: -len(world.tables[e])):  # largest first
-        tasks[entity] = (entity, landing, defects)
+        tasks[entity] = (entity, landing, defects, chunk_records)
     done = _run_tasks(world, tasks, workers, progress)
     landed = Landed()
     for entity in entities:

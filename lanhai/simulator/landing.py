@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lanhai.contracts import Contract, contract
+from lanhai.simulator import world as W
 from lanhai.simulator.model import EVENT_TYPES, SHANGHAI_OFFSET, Clean
 
 DEFAULT_DEFECTS = {
@@ -204,9 +205,14 @@ class Rows:
                     np.concatenate([p.defect for p in parts]))
 
 
-def source_rows(world: Clean, entity: str) -> Rows:
-    """Return the entity's records as the strings its source sends, in contract order."""
+def source_rows(world: Clean, entity: str, idx=None) -> Rows:
+    """Return the entity's records (all, or those at positions `idx` of its clean table) as
+    the strings its source sends, in contract order. A record's text does not depend on which
+    others are formatted with it, so an entity can be written a slice at a time."""
     t = world.tables[entity]
+    if idx is not None:
+        idx = np.asarray(idx, dtype=np.int64)
+        t = t.take(idx)
     if entity == "inventory":
         f = {"snapshot_date": fmt_day(world, t["snapshot_day"]),
              "sku_id": _names(world.extra["sku_ids"], t["_sku"]),
@@ -245,26 +251,25 @@ def source_rows(world: Clean, entity: str) -> Rows:
                 t["updated_at"]))
     elif entity == "orders":
         o = t["_o"].to_numpy(dtype=np.int64)
-        where = pa.array(o)
         orders = world.orders
-        kind = _text(EVENT_TYPES).take(pa.array(t["_kind"].to_numpy(dtype=np.int64)))
-        order_id = _names(orders["order_id"], o)
+        kind = _names(EVENT_TYPES, t["_kind"].to_numpy())
+        order_id = _order_ids(o)
         f = {"event_id": _join("E", order_id, "-", kind), "event_type": kind, "status": kind,
              "order_id": order_id,
              "user_id": _names(world.extra["user_ids"], orders["user"].to_numpy()[o]),
              "merchant_id": _names(world.extra["m_ids"], orders["merchant"].to_numpy()[o]),
-             "channel": _text(orders["channel"]).take(where),
-             "currency": _text(orders["currency"]).take(where)}
+             "channel": _names(W.CHANNELS, orders["channel"].to_numpy()[o]),
+             "currency": _names(world.extra["currencies"], orders["currency"].to_numpy()[o])}
         f.update(created_at=fmt_ts(t["created_at"]), paid_at=fmt_ts(t["paid_at"]),
                  cancelled_at=fmt_ts(t["cancelled_at"]), updated_at=fmt_ts(t["updated_at"]))
-        f["items"] = _items_json(world).take(pa.array(t["_o"].to_numpy(dtype=np.int64)))
+        f["items"] = _items_json(world, o)
     elif entity == "refunds":
         f = {c: _text(t[c]) for c in ("refund_id", "order_id", "currency", "reason")}
         f.update(amount=fmt_cents(t["amount_cents"]), refunded_at=fmt_ts(t["refunded_at"]),
                  updated_at=fmt_ts(t["updated_at"]))
     elif entity == "shipments":
         f = {"shipment_id": _join("H", pc.utf8_lpad(_int_text(t["_sh"].to_numpy() + 1), 9, "0")),
-             "order_id": _names(world.orders["order_id"], t["_o"]),
+             "order_id": _order_ids(t["_o"].to_numpy()),
              "warehouse_id": _names(world.extra["ship_warehouses"], t["_wh"]),
              "carrier": _names(world.extra["ship_carriers"], t["_carrier"])}
         f.update(shipped_at=fmt_ts(t["shipped_at"]), promised_at=fmt_ts(t["promised_at"]),
@@ -286,20 +291,32 @@ def source_rows(world: Clean, entity: str) -> Rows:
         raise KeyError(entity)
     n = len(t)
     return Rows({name: f[name] for name in contract(entity).names},
-                t["_day"].to_numpy(dtype=np.int64).copy(), np.arange(n, dtype=float),
+                t["_day"].to_numpy(dtype=np.int64).copy(),
+                np.arange(n, dtype=float) if idx is None else idx.astype(float),
                 np.full(n, -1, dtype=np.int64))
 
 
-def _items_json(world: Clean) -> pa.Array:
-    """Return each order's items as a JSON array text, built without a Python loop."""
-    it = world.items
-    item_text = _join('{"line_no":', _int_text(it["line_no"]), ',"sku_id":"', _text(it["sku_id"]),
-                      '","qty":', _int_text(it["qty"]), ',"unit_price":',
-                      fmt_cents(it["price_cents"]), ',"discount":', fmt_cents(it["discount_cents"]),
-                      "}")
-    offsets = np.searchsorted(it["o"].to_numpy(), np.arange(len(world.orders) + 1))
-    lists = pa.LargeListArray.from_arrays(pa.array(offsets, type=pa.int64()), item_text)
-    return _join("[", pc.binary_join(lists, _s(",")), "]")
+def _order_ids(o) -> pa.Array:
+    """An order's id from its number: "O" and its 1-based sequence number in nine digits."""
+    return _join("O", pc.utf8_lpad(_int_text(np.asarray(o, dtype=np.int64) + 1), 9, "0"))
+
+
+def _items_json(world: Clean, o: np.ndarray) -> pa.Array:
+    """Return the items of orders `o` (numbers, in any order) as JSON array texts, built
+    without a Python loop."""
+    line_o = world.items["o"].to_numpy()  # lines are sorted by order
+    wanted, back = np.unique(o, return_inverse=True)
+    lo = np.searchsorted(line_o, wanted)
+    counts = np.searchsorted(line_o, wanted, side="right") - lo
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    at = np.arange(offsets[-1]) - np.repeat(offsets[:-1] - lo, counts)  # the lines' rows
+    it = world.items.take(at)
+    item_text = _join('{"line_no":', _int_text(it["line_no"]), ',"sku_id":"',
+                      _names(world.extra["sku_ids"], it["sku"].to_numpy()), '","qty":',
+                      _int_text(it["qty"]), ',"unit_price":', fmt_cents(it["price_cents"]),
+                      ',"discount":', fmt_cents(it["discount_cents"]), "}")
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), item_text)
+    return _join("[", pc.binary_join(lists, _s(",")), "]").take(pa.array(back))
 
 
 def json_lines(rows: Rows, c: Contract) -> pa.Array:
@@ -384,28 +401,43 @@ def merge_landed(into: Landed, part: Landed) -> None:
         getattr(into, name).extend(getattr(part, name))
 
 
+# Records formatted at a time: bounds a writer's memory at any scale (a chunk is whole days).
+CHUNK_RECORDS = 1_000_000
+
+
+def _clean_rows(world: Clean, entity: str, idx, day: np.ndarray) -> Rows:
+    """The clean records at positions `idx`, landing on the days `day` gives them."""
+    rows = source_rows(world, entity, idx)
+    rows.day = day[np.asarray(idx, dtype=np.int64)].copy()
+    return rows
+
+
 def write_entity(world: Clean, landing: Path, defects: dict[str, float] | None, entity: str,
-                 index: int) -> Landed:
+                 index: int, chunk_records: int = CHUNK_RECORDS) -> Landed:
     """Write one entity's files, with its defects beside the clean records.
 
     Each entity draws from its own random stream (the seed and the entity's place among the
-    contracts), so entities can be written in any order, or at the same time."""
+    contracts), so entities can be written in any order, or at the same time. The landing
+    order, the defects and the duplicates are decided for the whole entity first (numbers
+    only); the text is then made and written `chunk_records` records (whole days) at a time,
+    so the files are the same whatever the chunk size."""
     rates = {**DEFAULT_DEFECTS, **(defects or {})}
     rng = np.random.default_rng([world.seed + 1, index])
     landed = Landed()
     counter = [1]
     drift_entity = "users"
     c = contract(entity)
-    rows = source_rows(world, entity)
-    n_clean = len(rows)
+    table = world.tables[entity]
+    n_clean = len(table)
+    clean_day = table["_day"].to_numpy(dtype=np.int64).copy()
     ext = EXT[c.format]
     # Late-arriving records: events exported the next day, users a day after their order.
     if entity == "orders" and rates["late_events"]:
         late = rng.random(n_clean) < rates["late_events"]
-        late &= rows.day < world.days - 1
-        rows.day[late] += 1
+        late &= clean_day < world.days - 1
+        clean_day[late] += 1
     if entity == "users" and rates["late_users"]:
-        landed.late_references += _late_users(world, rows, rng, rates["late_users"])
+        landed.late_references += _late_users(world, clean_day, rng, rates["late_users"])
     extra: list[Rows] = []
     kinds: list[tuple[str, str | None]] = []
     for rule in ("malformed", "missing_required", "type_mismatch", "unknown_enum",
@@ -415,34 +447,34 @@ def write_entity(world: Clean, landing: Path, defects: dict[str, float] | None, 
         n = max(1, int(round(n_clean * rates[rule]))) if rates[rule] else 0
         if n == 0:
             continue
-        picked = rows.take(rng.integers(0, n_clean, n))
+        picked = _clean_rows(world, entity, rng.integers(0, n_clean, n), clean_day)
         bad = _bad_record(picked.to_pandas(), c, rule, counter)
         bad["_defect"] = len(kinds) + np.arange(n)
         spec = DEFECT_SPECS[entity][rule]
         kinds += [(rule, None if spec is None else spec[0].split(".")[0])] * n
         bad["_pos"] = bad["_pos"] + 0.5
-        extra.append(rows.like(bad))
+        extra.append(picked.like(bad))
     if rates["duplicates"]:
         n = max(1, int(round(n_clean * rates["duplicates"])))
-        dups = rows.take(rng.choice(n_clean, n, replace=False))
+        dups = _clean_rows(world, entity, rng.choice(n_clean, n, replace=False), clean_day)
         shift = rng.integers(0, 3, n)
         dups.day = np.minimum(dups.day + shift, world.days - 1)
         dups.pos = np.where(shift == 0, dups.pos + 0.25, rng.uniform(0, n_clean, n))
         dups.defect[:] = -2
         extra.append(dups)
     # The landing order: by day, clean records in their order, defects and duplicates among
-    # them. Only the finished lines (one column) are put in that order, not every field.
-    parts = [rows, *extra]
-    day = np.concatenate([p.day for p in parts])
-    order = np.lexsort((np.concatenate([p.pos for p in parts]), day))
+    # them (record numbers: below n_clean a clean record, else n_clean + its place in `bad`).
+    bad = Rows.concat(extra) if extra else _clean_rows(world, entity, [], clean_day)
+    day = np.concatenate([clean_day, bad.day])
+    order = np.lexsort((np.concatenate([np.arange(n_clean, dtype=float), bad.pos]), day))
     days = day[order]
     final = np.empty(len(order), dtype=np.int64)  # each record's place in the landing order
     final[order] = np.arange(len(order))
-    bad = Rows.concat(extra) if extra else rows.take([])
     bad_at = final[n_clean:]
+    del final, day
+    bad_lines = None
     if c.format in ("jsonl", "csv"):
-        clean_lines, bad_lines = (json_lines(p, c) if c.format == "jsonl" else
-                                  csv_lines(p.cols, c.names) for p in (rows, bad))
+        bad_lines = json_lines(bad, c) if c.format == "jsonl" else csv_lines(bad.cols, c.names)
         mal = [int(i) for i in np.argsort(bad_at, kind="stable")
                if bad.defect[i] >= 0 and kinds[bad.defect[i]][0] == "malformed"]
         if mal:  # broken in landing order (each break draws from the stream)
@@ -454,10 +486,6 @@ def write_entity(world: Clean, landing: Path, defects: dict[str, float] | None, 
                 bad_lines, pa.array(mask),
                 pa.array([x + "\n" for x in np.array(broken, dtype=object)[
                     np.argsort(mal)]], type=STR))
-        lines = pa.concat_arrays([clean_lines, bad_lines]).take(pa.array(order))
-        ends_at = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
-            lines.offset:lines.offset + len(lines) + 1]
-        text = lines.buffers()[2]
     bounds = np.flatnonzero(np.diff(days)) + 1
     starts = np.concatenate([[0], bounds]).astype(np.int64)
     ends = np.concatenate([bounds, [len(order)]]).astype(np.int64)
@@ -472,28 +500,55 @@ def write_entity(world: Clean, landing: Path, defects: dict[str, float] | None, 
         pool = [int(days[s]) for s in starts if world.days // 3 < days[s] < world.days - 10]
         late_days = set(rng.choice(pool, size=min(int(rates["late_files"]), len(pool)),
                                    replace=False).tolist())
-    table = (_inventory_table(Rows.concat(parts).take(order)) if c.format == "parquet"
-             else None)
     header = (",".join(c.names) + "\n").encode() if c.format == "csv" else b""
     files = []
-    for s, e in zip(starts, ends, strict=True):
-        day = int(days[s])
-        dt = (world.start + timedelta(days=day)).isoformat()
-        rel = f"{c.domain}/{entity}/dt={dt}/part-00000.{ext}"
-        path = landing / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if table is not None:
-            tmp = path.with_name("." + path.name + ".tmp")
-            pq.write_table(table.slice(s, e - s), tmp)
-            os.replace(tmp, path)
-        elif day == drift_day:  # a day of clean records only
-            _write_drift_csv(rows.take(order[s:e]), c, path, rng, landed, rel)
+    first = 0  # the first day (file) of the next chunk
+    while first < len(starts):
+        last = first  # whole days, at least one, up to chunk_records records
+        while last + 1 < len(starts) and ends[last + 1] - starts[first] <= chunk_records:
+            last += 1
+        lo, hi = int(starts[first]), int(ends[last])
+        sel = order[lo:hi]
+        is_clean = sel < n_clean
+        clean_sel = sel[is_clean]
+        # this chunk's records in landing order: its clean ones, then its bad ones, permuted
+        perm = np.empty(len(sel), dtype=np.int64)
+        perm[is_clean] = np.arange(len(clean_sel))
+        perm[~is_clean] = len(clean_sel) + np.arange(len(sel) - len(clean_sel))
+        bad_sel = pa.array(sel[~is_clean] - n_clean)
+        clean_rows = _clean_rows(world, entity, clean_sel, clean_day)
+        if c.format == "parquet":
+            chunk = _inventory_table(Rows.concat([clean_rows, bad.take(sel[~is_clean] - n_clean)])
+                                     .take(perm))
         else:
-            _write_bytes(path, header, text.slice(ends_at[s], ends_at[e] - ends_at[s]))
-        files.append(rel)
-        if day in late_days:
-            landed.late_files.append({"entity": entity, "file": rel, "dt": dt,
-                                      "arrives_after_days": 3})
+            clean_lines = (json_lines(clean_rows, c) if c.format == "jsonl" else
+                           csv_lines(clean_rows.cols, c.names))
+            lines = pa.concat_arrays([clean_lines, bad_lines.take(bad_sel)]).take(pa.array(perm))
+            ends_at = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
+                lines.offset:lines.offset + len(lines) + 1]
+            text = lines.buffers()[2]
+        del clean_rows
+        for k in range(first, last + 1):
+            s, e = int(starts[k]) - lo, int(ends[k]) - lo
+            day = int(days[lo + s])
+            dt = (world.start + timedelta(days=day)).isoformat()
+            rel = f"{c.domain}/{entity}/dt={dt}/part-00000.{ext}"
+            path = landing / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if c.format == "parquet":
+                tmp = path.with_name("." + path.name + ".tmp")
+                pq.write_table(chunk.slice(s, e - s), tmp)
+                os.replace(tmp, path)
+            elif day == drift_day:  # a day of clean records only
+                _write_drift_csv(_clean_rows(world, entity, sel[s:e], clean_day), c, path, rng,
+                                 landed, rel)
+            else:
+                _write_bytes(path, header, text.slice(ends_at[s], ends_at[e] - ends_at[s]))
+            files.append(rel)
+            if day in late_days:
+                landed.late_files.append({"entity": entity, "file": rel, "dt": dt,
+                                          "arrives_after_days": 3})
+        first = last + 1
     _list_flagged(bad, bad_at, c, files, starts, kinds, landed)
     landed.files[entity] = files
     landed.records[entity] = len(order)
@@ -525,22 +580,23 @@ def _list_flagged(bad: Rows, at: np.ndarray, c: Contract, files: list[str], star
             landed.defects.append({**record, "rule": rule, "field": fld, "key": key})
 
 
-def _late_users(world: Clean, rows: Rows, rng: np.random.Generator, rate: float):
-    """Move some new users' registration records to the next day's file."""
-    frame = pd.DataFrame({"user_id": rows.cols["user_id"].to_numpy(zero_copy_only=False),
-                          "_day": rows.day})
-    first_rec = ~frame.duplicated("user_id")
-    new = first_rec & (frame["_day"] > 0) & (frame["_day"] < world.days - 1)
-    new &= rng.random(len(frame)) < rate
+def _late_users(world: Clean, day: np.ndarray, rng: np.random.Generator, rate: float):
+    """Move some new users' registration records (their landing `day`) to the next day's
+    file: those who order on the day they register."""
+    users = world.tables["users"]
+    u = users["_u"].to_numpy()
+    first_rec = ~pd.Series(u).duplicated().to_numpy()
+    new = first_rec & (day > 0) & (day < world.days - 1)
+    new &= rng.random(len(u)) < rate
     orders = world.orders
-    ordered_on = pd.Series(orders["day"].to_numpy(), index=world.extra["user_ids"][
-        orders["user"].to_numpy()]).groupby(level=0).min()
-    same_day = frame.loc[new, "user_id"].map(ordered_on).to_numpy() == frame.loc[new,
-                                                                               "_day"].to_numpy()
-    idx = np.flatnonzero(new.to_numpy())[same_day]
-    rows.day[idx] += 1
-    return [{"entity": "orders", "reference": "users.user_id", "key": u,
-             "arrives_days_late": 1} for u in frame["user_id"].to_numpy()[idx]]
+    first_order = pd.Series(orders["day"].to_numpy()).groupby(orders["user"].to_numpy()).min()
+    ordered_on = np.full(len(world.extra["user_ids"]), -1, dtype=np.int64)
+    ordered_on[first_order.index.to_numpy()] = first_order.to_numpy()
+    idx = np.flatnonzero(new)
+    idx = idx[ordered_on[u[idx]] == day[idx]]
+    day[idx] += 1
+    return [{"entity": "orders", "reference": "users.user_id", "key": key,
+             "arrives_days_late": 1} for key in users["user_id"].to_numpy()[idx]]
 
 
 def _write_drift_csv(part: Rows, c: Contract, path: Path, rng: np.random.Generator,

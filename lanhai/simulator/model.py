@@ -463,7 +463,6 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     n_o = len(o_user)
     o_m = sku_m[o_sku]
     o_currency = m_currency[o_m]
-    order_ids = _ids("O", n_o, 9)
 
     # --- order lines ----------------------------------------------------------------------
     n_extra = np.minimum(rng.poisson(0.35, n_o), 3)
@@ -541,7 +540,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     refund_idx = np.flatnonzero(refund)
     refunds = pd.DataFrame({
         "refund_id": _ids("R", len(refund_idx), 8),
-        "order_id": order_ids[refund_idx],
+        "order_id": np.char.add("O", np.char.zfill((refund_idx + 1).astype(str), 9)),
         "currency": o_currency[refund_idx],
         "amount_cents": r_amount[refund_idx],
         "reason": rng.choice(np.array(["quality", "not_as_described", "late_delivery",
@@ -551,17 +550,18 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
         "_cny_cents": (r_amount[refund_idx] * o_rate[refund_idx] + 500_000) // 1_000_000,
     })
 
-    status = np.where(refund, "refunded", np.where(o_cancel >= 0, "cancelled",
-                                                   np.where(paid, "paid", "created")))
+    # The order's final state, as numbers: its position is its id's sequence number, channel
+    # and currency are indexes into W.CHANNELS and extra["currencies"], status into EVENT_TYPES.
+    status = np.where(refund, 3, np.where(o_cancel >= 0, 2, np.where(paid, 1, 0)))
+    currencies, o_currency_code = np.unique(o_currency, return_inverse=True)
     world.orders = pd.DataFrame({
-        "order_id": order_ids, "user": o_user, "merchant": o_m, "channel": np.array(W.CHANNELS)[ch],
-        "currency": o_currency, "created_at": o_created, "paid_at": o_paid, "paid": paid,
-        "cancelled_at": o_cancel, "status": status, "rate_micro": o_rate, "gmv_cents": o_gmv,
-        "total_cents": o_total, "day": o_day,
+        "user": o_user, "merchant": o_m, "channel": ch.astype(np.int8),
+        "currency": o_currency_code.astype(np.int8), "created_at": o_created, "paid_at": o_paid,
+        "paid": paid, "cancelled_at": o_cancel, "status": status.astype(np.int8),
+        "rate_micro": o_rate, "gmv_cents": o_gmv, "total_cents": o_total, "day": o_day,
     })
-    world.items = pd.DataFrame({
-        "o": li_order, "order_id": order_ids[li_order], "line_no": li_no,
-        "sku": li_sku, "sku_id": sku_ids[li_sku], "qty": li_qty, "price_cents": li_price,
+    world.items = pd.DataFrame({  # lines by order; "o" is the order, "sku" the SKU's index
+        "o": li_order, "line_no": li_no, "sku": li_sku, "qty": li_qty, "price_cents": li_price,
         "discount_cents": li_disc, "gmv_cents": li_gmv,
         "cost_cents": li_qty * sku_cost_cents[li_sku],
     })
@@ -671,12 +671,13 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     })
 
     # --- marketing spend: planted so that CAC per channel sits at W.CAC_BY_CHANNEL ---------
-    first_paid = world.orders[world.orders["paid"]].sort_values(["paid_at", "order_id"])
+    # each customer's first paid order (by time, then order id: the frame is in id order)
+    first_paid = world.orders[world.orders["paid"]].sort_values("paid_at", kind="stable")
     first_paid = first_paid.drop_duplicates("user")
     first_paid_day = (first_paid["paid_at"].to_numpy() + SHANGHAI_OFFSET) // DAY - (
         t0 + SHANGHAI_OFFSET) // DAY
     new_by = pd.crosstab(first_paid_day, first_paid["channel"].to_numpy()).reindex(
-        index=range(days), columns=list(W.CHANNELS), fill_value=0)
+        index=range(days), columns=range(len(W.CHANNELS)), fill_value=0)
     cac = np.array([W.CAC_BY_CHANNEL[c] for c in W.CHANNELS])
     amount = (np.maximum(new_by.to_numpy(), 0.3) * cac * rng.lognormal(0, 0.12, new_by.shape))
     spend_rows = []
@@ -744,6 +745,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     users["city_tier"] = users["city_tier"].where(is_move | ~later)
     users[["city", "city_tier"]] = users[["city", "city_tier"]].groupby(u_no).ffill()
     users["is_pet_owner"] = users["is_pet_owner"].groupby(u_no).cummax()
+    users["_u"] = u_no.to_numpy()  # the record's user, as a number
 
     merchants = pd.DataFrame({
         "merchant_id": m_ids,
@@ -827,7 +829,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
         "user_ids": user_ids, "m_ids": m_ids, "m_onboard": m_onboard, "m_close": m_close,
         "m_size": np.where(m_ka, "KA", "SMB"), "grow_day": grow_day, "birth_year": birth_year,
         "sku_ids": sku_ids, "ship_warehouses": wh_names, "ship_carriers": carrier_names,
-        "inventory_warehouses": inv_wh_names,
+        "inventory_warehouses": inv_wh_names, "currencies": currencies,
         "user_tier": city_tier[u_city],
     }
     return world

@@ -35,53 +35,71 @@ def _ratio(num: float, den: float) -> float | None:
 
 
 def weekly_truths(world: Clean) -> pd.DataFrame:
-    """Return one row per complete ISO week with the planted KPI values."""
+    """Return one row per complete ISO week with the planted KPI values.
+
+    Everything is keyed by numbers (order, SKU, merchant positions; weeks as indexes into the
+    complete weeks, -1 outside them), so that a large world's truths stay in memory."""
     o = world.orders
     it = world.items
-    paid = o[o["paid"]].copy()
-    paid["paid_day"] = _local_day(paid["paid_at"].to_numpy(), world)
     weeks = _weeks(world)
-    day_to_week = np.full(world.days, "", dtype=object)
-    for row in weeks.itertuples():
-        day_to_week[row.first_day:row.last_day + 1] = row.week
-    paid["week"] = day_to_week[paid["paid_day"].to_numpy()]
+    day_week = np.full(world.days, -1, dtype=np.int64)
+    for i, row in enumerate(weeks.itertuples()):
+        day_week[row.first_day:row.last_day + 1] = i
+    paid_mask = o["paid"].to_numpy()
+    paid_o = np.flatnonzero(paid_mask)  # paid orders in id order
+    paid_at = o["paid_at"].to_numpy()[paid_o]
+    paid_day = _local_day(paid_at, world)
+    p_week = day_week[paid_day]
+    o_week = np.full(len(o), -1, dtype=np.int64)
+    o_week[paid_o] = p_week
     skus = world.extra["sku_frame"]
-    lines = it.merge(paid[["order_id", "week", "paid_day", "channel", "merchant", "user"]],
-                     on="order_id")
-    lines = lines.merge(skus[["sku_id", "spu_id", "category_l1", "is_nonstandard"]], on="sku_id")
-    gmv = lines.groupby("week")["gmv_cents"].sum()
-    orders_n = paid.groupby("week")["order_id"].count()
-    nonstd = lines[lines["is_nonstandard"]].groupby("week")["gmv_cents"].sum()
-    emerging = lines[lines["channel"].isin(W.EMERGING)].groupby("week")["gmv_cents"].sum()
+    li_o = it["o"].to_numpy()
+    on_paid = paid_mask[li_o]
+    li_o = li_o[on_paid]
+    li_sku = it["sku"].to_numpy()[on_paid]
+    li_gmv = it["gmv_cents"].to_numpy()[on_paid]
+    li_week = o_week[li_o]
+    li_l1 = skus["category_l1"].to_numpy()[li_sku]
+    gmv = pd.Series(li_gmv).groupby(li_week).sum()
+    orders_n = pd.Series(p_week).value_counts()
+    nonstd_line = skus["is_nonstandard"].to_numpy()[li_sku]
+    nonstd = pd.Series(li_gmv[nonstd_line]).groupby(li_week[nonstd_line]).sum()
+    emerging_codes = [W.CHANNELS.index(c) for c in W.EMERGING]
+    emerging_line = np.isin(o["channel"].to_numpy()[li_o], emerging_codes)
+    emerging = pd.Series(li_gmv[emerging_line]).groupby(li_week[emerging_line]).sum()
 
     refunds = world.tables["refunds"]
-    r_week = day_to_week[_local_day(refunds["refunded_at"].to_numpy(), world)]
+    r_week = day_week[_local_day(refunds["refunded_at"].to_numpy(), world)]
     refund_cny = pd.Series(refunds["_cny_cents"].to_numpy()).groupby(r_week).sum()
 
-    first = paid.sort_values(["paid_at", "order_id"]).drop_duplicates("user")
-    new_customers = first.groupby("week")["user"].count()
+    # each customer's first paid order: by time, then order id (paid_o is in id order)
+    p_user = o["user"].to_numpy()[paid_o].astype(np.int64)
+    by_time = np.argsort(paid_at, kind="stable")
+    _, first_at = np.unique(p_user[by_time], return_index=True)
+    new_customers = pd.Series(p_week[by_time[first_at]]).value_counts()
     spend = world.tables["spend"]
     spend_week = pd.Series(spend["amount_cents"].to_numpy()).groupby(
-        day_to_week[spend["spend_day"].to_numpy()]).sum()
+        day_week[spend["spend_day"].to_numpy()]).sum()
 
     ship = world.tables["shipments"].drop_duplicates("_sh", keep="last")
     ship_day = _local_day(ship["shipped_at"].to_numpy(), world)
-    ship_week = pd.Series(day_to_week[np.clip(ship_day, 0, world.days - 1)], index=ship.index)
-    cost_week = ship["logistics_cost_cents"].groupby(ship_week).sum()
-    first_ship = ship.assign(week=ship_week).sort_values(["shipped_at", "_sh"])
-    first_ship = first_ship.drop_duplicates("_o")
-    first_ship = first_ship.assign(gmv_cents=o["gmv_cents"].to_numpy()[first_ship["_o"]])
-    ship_gmv_week = first_ship.groupby("week")["gmv_cents"].sum()
+    ship_week = day_week[np.clip(ship_day, 0, world.days - 1)]
+    cost_week = pd.Series(ship["logistics_cost_cents"].to_numpy()).groupby(ship_week).sum()
+    by_ship = np.lexsort((ship["_sh"].to_numpy(), ship["shipped_at"].to_numpy()))
+    ship_o = ship["_o"].to_numpy()[by_ship]
+    _, first_ship = np.unique(ship_o, return_index=True)
+    ship_gmv_week = pd.Series(o["gmv_cents"].to_numpy()[ship_o[first_ship]]).groupby(
+        ship_week[by_ship][first_ship]).sum()
     dl = ship[ship["delivered_at"] >= 0]
-    dl_week = day_to_week[_local_day(dl["delivered_at"].to_numpy(), world)]
-    on_time = (dl["delivered_at"] <= dl["promised_at"]).groupby(dl_week).agg(["sum", "count"])
+    dl_week = day_week[_local_day(dl["delivered_at"].to_numpy(), world)]
+    on_time = pd.Series((dl["delivered_at"] <= dl["promised_at"]).to_numpy()).groupby(
+        dl_week).agg(["sum", "count"])
 
     # Trailing-window counts (90-day repurchase, platform and SMB pairs; 365-day smart-device
     # penetration 60+), each evaluated at every week's last day.
     ends = weeks["last_day"].to_numpy()
-    p_user = paid["user"].to_numpy().astype(np.int64)
-    p_day = paid["paid_day"].to_numpy().astype(np.int64)
-    p_merchant = paid["merchant"].to_numpy().astype(np.int64)
+    p_day = paid_day.astype(np.int64)
+    p_merchant = o["merchant"].to_numpy()[paid_o].astype(np.int64)
     active90, repeat90 = _window_counts(p_user, p_day, ends, 90)
     base, grow_day = world.extra["m_size"], world.extra["grow_day"]
     smb = base[p_merchant] == "SMB"  # and still SMB at the window's end: before it grew
@@ -89,9 +107,9 @@ def weekly_truths(world: Clean) -> pd.DataFrame:
     pair = p_user[smb] * (int(p_merchant.max()) + 1 if len(p_merchant) else 1) + p_merchant[smb]
     pairs90, pair_repeat90 = _window_counts(pair, p_day[smb], ends, 90, cap=cap[smb])
     birth = world.extra["birth_year"]
-    smart_skus = skus.loc[skus["category_l1"] == "smart_devices", "sku_id"]
-    smart = paid["order_id"].isin(lines.loc[lines["sku_id"].isin(smart_skus), "order_id"])
-    smart = smart.to_numpy()
+    smart_order = np.zeros(len(o), dtype=bool)
+    smart_order[li_o[li_l1 == "smart_devices"]] = True
+    smart = smart_order[paid_o]
     years = np.array([(pd.Timestamp(world.start) + timedelta(days=int(e))).year for e in ends])
     active60 = np.zeros(len(ends), dtype=np.int64)
     buyers60 = np.zeros(len(ends), dtype=np.int64)
@@ -101,26 +119,31 @@ def weekly_truths(world: Clean) -> pd.DataFrame:
         active60[at] = _window_counts(p_user[silver], p_day[silver], ends, 365)[0][at]
         both = silver & smart
         buyers60[at] = _window_counts(p_user[both], p_day[both], ends, 365)[0][at]
-    two_cats = lines[lines["category_l1"].isin(["3c_appliances", "beauty"])]
-    sellers = two_cats.groupby(["week", "category_l1", "spu_id"])["merchant"].nunique()
+    # SKU overlap: per week and category, the share of SPUs sold by two or more merchants
+    two = np.isin(li_l1, ["3c_appliances", "beauty"])
+    spu_codes = pd.factorize(skus["spu_id"].to_numpy())[0]
+    sellers = pd.DataFrame({
+        "week": li_week[two], "cat": li_l1[two], "spu": spu_codes[li_sku[two]],
+        "merchant": o["merchant"].to_numpy()[li_o[two]],
+    }).drop_duplicates().groupby(["week", "cat", "spu"]).size()
     overlap = (sellers >= 2).groupby(level=[0, 1]).agg(["sum", "count"])
     rows = []
     for i, wk in enumerate(weeks.itertuples()):
         end = wk.last_day
         rec = {"week": wk.week}
-        g = gmv.get(wk.week, 0)
+        g = gmv.get(i, 0)
         rec["gmv"] = g / 100
-        rec["paid_orders"] = int(orders_n.get(wk.week, 0))
+        rec["paid_orders"] = int(orders_n.get(i, 0))
         rec["aov"] = _ratio(g / 100, rec["paid_orders"])
-        rec["net_sales"] = (g - refund_cny.get(wk.week, 0)) / 100
-        rec["nonstandard_share"] = _ratio(nonstd.get(wk.week, 0), g)
-        rec["channel_penetration"] = _ratio(emerging.get(wk.week, 0), g)
-        rec["new_customers"] = int(new_customers.get(wk.week, 0))
-        rec["spend"] = spend_week.get(wk.week, 0) / 100
+        rec["net_sales"] = (g - refund_cny.get(i, 0)) / 100
+        rec["nonstandard_share"] = _ratio(nonstd.get(i, 0), g)
+        rec["channel_penetration"] = _ratio(emerging.get(i, 0), g)
+        rec["new_customers"] = int(new_customers.get(i, 0))
+        rec["spend"] = spend_week.get(i, 0) / 100
         rec["cac"] = _ratio(rec["spend"], rec["new_customers"])
-        rec["logistics_cost_share"] = _ratio(cost_week.get(wk.week, 0),
-                                             ship_gmv_week.get(wk.week, 0))
-        ot = on_time.loc[wk.week] if wk.week in on_time.index else None
+        rec["logistics_cost_share"] = _ratio(cost_week.get(i, 0),
+                                             ship_gmv_week.get(i, 0))
+        ot = on_time.loc[i] if i in on_time.index else None
         rec["on_time_delivery"] = None if ot is None else _ratio(ot["sum"], ot["count"])
         if end - 89 >= 0:
             rec["repurchase_90d"] = _ratio(repeat90[i], active90[i])
@@ -132,7 +155,7 @@ def weekly_truths(world: Clean) -> pd.DataFrame:
         else:
             rec["smart_device_penetration_60plus"] = None
         for cat in ("3c_appliances", "beauty"):
-            hit = overlap.loc[(wk.week, cat)] if (wk.week, cat) in overlap.index else None
+            hit = overlap.loc[(i, cat)] if (i, cat) in overlap.index else None
             rec[f"sku_overlap_{cat}"] = None if hit is None else _ratio(hit["sum"], hit["count"])
         rows.append(rec)
     return pd.DataFrame(rows)
@@ -182,6 +205,12 @@ def survival_truths(world: Clean) -> pd.DataFrame:
     o = world.orders[world.orders["paid"]]
     paid_day = _local_day(o["paid_at"].to_numpy(), world)
     merchant = o["merchant"].to_numpy()
+    # a merchant survives its first year if it sold in days 335..365 after onboarding
+    d0 = onboard[merchant]
+    sold = (d0 >= 0) & (paid_day >= d0 + 335) & (paid_day <= d0 + 365)
+    sold_late = np.zeros(len(onboard), dtype=bool)
+    sold_late[merchant[sold]] = True
+    survived = sold_late & (close > onboard + 365)
     new = np.flatnonzero(onboard >= 0)
     months = (pd.Timestamp(world.start) + pd.to_timedelta(onboard[new], unit="D")).to_period("M")
     rows = []
@@ -190,13 +219,7 @@ def survival_truths(world: Clean) -> pd.DataFrame:
         month_end = (month.end_time.normalize() - pd.Timestamp(world.start)).days
         if month_end + 365 > world.days - 1:
             continue
-        alive = 0
-        for m in members:
-            d0 = onboard[m]
-            if close[m] <= d0 + 365:
-                continue
-            sel = (merchant == m) & (paid_day >= d0 + 335) & (paid_day <= d0 + 365)
-            alive += bool(sel.any())
+        alive = int(survived[members].sum())
         rows.append({"cohort_month": str(month), "merchants": len(members), "survivors": alive,
                      "survival": _ratio(alive, len(members))})
     return pd.DataFrame(rows)
