@@ -390,6 +390,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     p_pilot[:, 3] = 0.022 * 1.28**t_year                                   # second-hand
     p_pilot[:, 0] = 1.0 - p_pilot[:, 1:].sum(axis=1)
     pilot_pick = _choice(rng, p_pilot)  # 0 = none, 1..3 = W.PILOTS index + 1
+    del p_pilot  # (the big per-order temporaries are dropped as soon as they are used)
     seg_w = np.tile(l1_weight, (n_o, 1))
     col = {c: i for i, c in enumerate(l1_names)}
     seg_w[g, col["beauty"]] *= 1.3
@@ -400,6 +401,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     seg_w[s, col["food"]] *= 1.3
     seg_w[s, col["beauty"]] *= 0.5
     o_l1 = _choice(rng, seg_w)
+    del seg_w, t_year, is_pet
     group = np.where(pilot_pick > 0, len(l1_names) + pilot_pick - 1, o_l1)
     spu_group = np.where(spu_pilot == "", spu_l1,
                          len(l1_names) + np.searchsorted(np.array(W.PILOTS),
@@ -440,6 +442,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
             sku_w[cand]))
         o_sku[todo[ok]] = cand[ok]
         todo = todo[~ok]
+    del group, todo, gg, pos, spu, has, cand, d, mm, ok
     # Loyalty: some repeat orders go back to the shop of the customer's first order.
     first_of = np.full(n_users, -1, dtype=np.int64)
     placed_first = o_first & (o_sku >= 0)
@@ -453,6 +456,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     fav_l = fav[loyal]
     o_sku[loyal] = m_sorted[m_first[fav_l] + (rng.random(loyal.sum()) * m_count[fav_l]).astype(
         int)]
+    del first_of, placed_first, fav, loyal, fav_l, g, s, low, hour, o_first, pilot_pick, o_l1
     keep = o_sku >= 0
     world.dropped_orders = int((~keep).sum())
     # A customer whose first order could not be placed starts with their next one.
@@ -460,6 +464,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     order_sort = np.lexsort((o_user, o_created))
     o_user, o_day, o_created, ch, o_sku = (x[order_sort] for x in
                                           (o_user, o_day, o_created, ch, o_sku))
+    del keep, order_sort
     n_o = len(o_user)
     o_m = sku_m[o_sku]
     o_currency = m_currency[o_m]
@@ -476,6 +481,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     li_order = lines["o"].to_numpy()
     li_sku = lines["sku"].to_numpy()
     n_li = len(lines)
+    del lines, extra_m, extra_sku, n_extra
     li_no = (np.arange(n_li) - np.searchsorted(li_order, li_order)) + 1
     li_qty = rng.choice([1, 2, 3, 4, 5, 6], size=n_li, p=[0.78, 0.15, 0.05, 0.01, 0.005, 0.005])
     li_day = o_day[li_order]
@@ -490,6 +496,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     has_disc = rng.random(n_li) < 0.25
     disc = li_qty * li_price * rng.uniform(0.03, 0.15, n_li) * has_disc
     li_disc = np.where(li_whole, np.round(disc / 100) * 100, np.round(disc)).astype(np.int64)
+    del li_day, price_now, promo, unit, has_disc, disc, li_whole
 
     # --- payment, cancellation, refund ----------------------------------------------------
     paid = rng.random(n_o) < 0.955
@@ -549,6 +556,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
         "updated_at": r_at[refund_idx],
         "_cny_cents": (r_amount[refund_idx] * o_rate[refund_idx] + 500_000) // 1_000_000,
     })
+    del full, r_amount, paid_day
 
     # The order's final state, as numbers: its position is its id's sequence number, channel
     # and currency are indexes into W.CHANNELS and extra["currencies"], status into EVENT_TYPES.
@@ -565,6 +573,8 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
         "discount_cents": li_disc, "gmv_cents": li_gmv,
         "cost_cents": li_qty * sku_cost_cents[li_sku],
     })
+    del li_order, li_no, li_price, li_disc, li_gmv, li_net, o_total, o_rate, o_m, ch, status
+    del o_sku, o_currency_code
 
     # Order events: each carries the full order as it is after the event.
     ev = [("created", np.arange(n_o), o_created)]
@@ -586,6 +596,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     })
     # by time, then order (ids are zero-padded sequence numbers: the index sorts the same)
     events = events.iloc[np.lexsort((ev_o, ev_ts))].reset_index(drop=True)
+    del ev, ev_kind, ev_o, ev_ts, ev_paid, ev_cancel, o_created, o_cancel
 
     # --- shipments ------------------------------------------------------------------------
     shipped = paid & ~cancel_after
@@ -597,45 +608,59 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     sh_o = np.concatenate([s_o, s_o[split]])
     sh_ship = np.concatenate([o_paid[s_o] + lag, o_paid[s_o[split]] + lag[split] + rng.integers(
         DAY, 3 * DAY, split.sum())])
-    cross = o_currency[sh_o] != "CNY"
+    o_cross = o_currency != "CNY"
+    cross = o_cross[sh_o]
     overseas = {"USD": "WH-US01", "EUR": "WH-DE01", "JPY": "WH-JP01", "KRW": "WH-JP01",
                 "HKD": "WH-JP01"}
     dom = np.array([w[0] for w in W.WAREHOUSES if not w[3]])
-    wh = rng.choice(dom, size=len(sh_o)).astype(object)
-    wh[cross] = [overseas[c] for c in o_currency[sh_o][cross]]
-    carrier = np.where(cross, rng.choice(np.array(W.CROSS_BORDER_CARRIERS), len(sh_o)),
-                       rng.choice(np.array(W.DOMESTIC_CARRIERS), len(sh_o)))
-    tier = city_tier[u_city[o_user[sh_o]]]
-    promise_days = np.select([np.isin(tier, ["tier1", "new_tier1"]), tier == "tier2"], [2, 3], 4)
-    promise_days = np.where(cross, 8, promise_days)
+    # Warehouses and carriers as codes (indexes into their sorted names): the same draws as
+    # choosing the names themselves, without a string per shipment.
+    wh_names = np.array(sorted(set(dom) | set(overseas.values())))
+    wh_code = np.searchsorted(wh_names, dom)[rng.choice(len(dom), size=len(sh_o))]
+    over_code = np.searchsorted(wh_names, [overseas.get(c, dom[0]) for c in currencies])
+    wh_code[cross] = over_code[world.orders["currency"].to_numpy()[sh_o[cross]]]
+    carrier_names = np.array(sorted(set(W.CROSS_BORDER_CARRIERS) | set(W.DOMESTIC_CARRIERS)))
+    carrier_code = np.where(
+        cross,
+        np.searchsorted(carrier_names, W.CROSS_BORDER_CARRIERS)[
+            rng.choice(len(W.CROSS_BORDER_CARRIERS), len(sh_o))],
+        np.searchsorted(carrier_names, W.DOMESTIC_CARRIERS)[
+            rng.choice(len(W.DOMESTIC_CARRIERS), len(sh_o))])
+    city_promise = np.select([np.isin(city_tier, ["tier1", "new_tier1"]), city_tier == "tier2"],
+                             [2, 3], 4)
+    promise_days = np.where(cross, 8, city_promise[u_city[o_user[sh_o]]])
     sh_promised = sh_ship + promise_days * DAY
     transit = promise_days * DAY * rng.lognormal(np.log(0.66), 0.28, len(sh_o))
     transit *= np.where(festival_slow[np.clip((sh_ship - t0) // DAY, 0, days - 1)], 1.25, 1.0)
     sh_deliv = sh_ship + transit.astype(np.int64)
-    f = rng.uniform(*LOGISTICS_COST_FACTOR, len(s_o)) * np.where(o_currency[s_o] != "CNY", 1.3,
-                                                                  1.0)
+    del transit, promise_days, cross
+    f = rng.uniform(*LOGISTICS_COST_FACTOR, len(s_o)) * np.where(o_cross[s_o], 1.3, 1.0)
     cost = np.maximum(np.round(o_gmv[s_o] * f), 600).astype(np.int64)
     first_cost = np.where(split, np.round(cost * 0.6), cost).astype(np.int64)
     sh_cost = np.concatenate([first_cost, cost[split] - first_cost[split]])
+    del f, cost, first_cost, lag
     keep = sh_ship < end_ts
-    sh_o, sh_ship, sh_promised, sh_deliv, sh_cost, wh, carrier = (
-        x[keep] for x in (sh_o, sh_ship, sh_promised, sh_deliv, sh_cost, wh, carrier))
+    sh_o, sh_ship, sh_promised, sh_deliv, sh_cost, wh_code, carrier_code = (
+        x[keep] for x in (sh_o, sh_ship, sh_promised, sh_deliv, sh_cost, wh_code, carrier_code))
     sh_deliv = np.where(sh_deliv < end_ts, sh_deliv, -1)
+    # Two records per shipment: shipped, then delivered (if it was), by time then shipment.
     # Kept as numbers: the shipment's sequence number (its id, "H" + 9 digits), its order,
     # and its warehouse and carrier as indexes into the names (the writer spells them out).
-    wh_names, carrier_names = np.unique(wh.astype(str)), np.unique(carrier)
-    ship_base = pd.DataFrame({
-        "_sh": np.arange(len(sh_o)), "_o": sh_o,
-        "_wh": np.searchsorted(wh_names, wh.astype(str)),
-        "_carrier": np.searchsorted(carrier_names, carrier), "shipped_at": sh_ship,
-        "promised_at": sh_promised, "delivered_at": sh_deliv, "logistics_cost_cents": sh_cost,
+    n_sh = len(sh_o)
+    delivered = np.flatnonzero(sh_deliv >= 0)
+    sh_no = np.concatenate([np.arange(n_sh), delivered])
+    sh_updated = np.concatenate([sh_ship, sh_deliv[delivered]])
+    by_time = np.lexsort((sh_no, sh_updated))
+    rec = sh_no[by_time]
+    shipments = pd.DataFrame({
+        "_sh": rec, "_o": sh_o[rec], "_wh": wh_code[rec].astype(np.int8),
+        "_carrier": carrier_code[rec].astype(np.int8), "shipped_at": sh_ship[rec],
+        "promised_at": sh_promised[rec],
+        "delivered_at": np.where(by_time >= n_sh, sh_deliv[rec], -1),
+        "logistics_cost_cents": sh_cost[rec], "updated_at": sh_updated[by_time],
     })
-    shipped_ev = ship_base.assign(delivered_at=-1, updated_at=ship_base["shipped_at"])
-    delivered = ship_base[ship_base["delivered_at"] >= 0]
-    delivered_ev = delivered.assign(updated_at=delivered["delivered_at"])
-    shipments = pd.concat([shipped_ev, delivered_ev], ignore_index=True)
-    sh_no = np.concatenate([np.arange(len(ship_base)), np.flatnonzero(sh_deliv >= 0)])
-    shipments = shipments.iloc[np.lexsort((sh_no, shipments["updated_at"].to_numpy()))]
+    del sh_no, sh_updated, by_time, rec, sh_ship, sh_promised, sh_deliv, sh_cost, wh_code
+    del carrier_code, delivered
 
     # --- inventory snapshots: stocked SKU x warehouse pairs only --------------------------
     stocked_m = rng.random(n_m) < np.where(m_ka, 0.5, 0.12)
@@ -669,6 +694,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
         "snapshot_day": inv_day, "_sku": inv_sku[inv_pair], "_wh": inv_wh_code[inv_pair],
         "qty_on_hand": qty, "exported_at": t0 + inv_day * DAY + 23 * 3600 + 1800,
     })
+    del inv_pair, inv_day, saw, qty
 
     # --- marketing spend: planted so that CAC per channel sits at W.CAC_BY_CHANNEL ---------
     # each customer's first paid order (by time, then order id: the frame is in id order)
