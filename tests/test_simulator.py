@@ -138,7 +138,11 @@ def test_trailing_window_counts_equal_a_filter_and_group_by_per_window():
 def test_a_simulation_that_cannot_fit_in_memory_is_refused_up_front():
     from lanhai.simulator import memory_check
 
-    with pytest.raises(MemoryError, match=r"'large' over 540 days needs about 90 GB.*20 GB"):
-        memory_check("large", 540, available=20)
-    memory_check("medium", 540, available=20)  # 9 GB: fits
-    memory_check("large", 100, available=20)   # 17 GB: fits
+    with pytest.raises(MemoryError, match=r"'large' over 540 days with 2 worker process\(es\) "
+                                          r"needs about 18 GB.*12 GB available"):
+        memory_check("large", 540, available=12, workers=2)
+    memory_check("large", 540, available=20, workers=2)   # 18 GB: fits (measured: 15.9)
+    memory_check("medium", 540, available=8, workers=2)   # 5 GB: fits (measured: 5.0)
+    with pytest.raises(MemoryError, match="needs about 9 GB"):
+        memory_check("medium", 540, available=8, workers=4)
+    memory_check("large", 100, available=8, workers=2)    # 6 GB: fits

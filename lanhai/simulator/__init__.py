@@ -101,20 +101,33 @@ def _size(result, name: str) -> int:
     return result.records[name] if isinstance(result, Landed) else len(result[0])
 
 
-# Measured (make bench-sim): medium (1M orders) over 540 days peaks at about 5 GB in the model
-# and 8 GB in the busiest writer; the world is held whole in memory, so it grows with
-# orders x days. Refuse up front what cannot fit instead of being killed half-way.
-GB_PER_MILLION_ORDERS = 9.0
+# Measured (make bench-sim; the lowest MemAvailable while it ran): the model holds the world in
+# memory, about 1.25 GB per million orders over 540 days at its peak; each worker process adds
+# its chunk's text (CHUNK_RECORDS records at a time), about 1.5 GB whatever the scale. medium
+# (1M orders, 2 workers) used 5.0 GB, large (10M orders, 2 workers) 15.9 GB. The estimate
+# below is a little above both. Refuse up front what cannot fit instead of being killed half-way.
+GB_PER_MILLION_ORDERS = 1.4
+GB_PER_WORKER = 1.9
 
 
-def memory_check(scale: str, days: int, available: float | None = None) -> None:
+def memory_needed(scale: str, days: int, workers: int) -> float:
+    """The memory (GB) a simulation needs: its world, and a chunk per worker process."""
+    from lanhai.simulator.world import SCALES
+
+    return (GB_PER_MILLION_ORDERS * SCALES[scale].orders / 1e6 * max(days, 1) / 540
+            + GB_PER_WORKER * max(workers, 1))
+
+
+def memory_check(scale: str, days: int, available: float | None = None,
+                 workers: int | None = None) -> None:
     """Raise a clear error when the simulation will not fit in this machine's memory
     (`available` GB; default: the kernel's MemAvailable)."""
     from lanhai.simulator.world import SCALES
 
     if scale not in SCALES or os.environ.get("LANHAI_SIM_SKIP_MEMORY_CHECK"):
         return
-    need = GB_PER_MILLION_ORDERS * SCALES[scale].orders / 1e6 * max(days, 1) / 540
+    workers = default_workers() if workers is None else workers
+    need = memory_needed(scale, days, workers)
     if available is None:
         try:
             with open("/proc/meminfo") as fh:
@@ -124,10 +137,11 @@ def memory_check(scale: str, days: int, available: float | None = None) -> None:
             return
     if need > available:
         raise MemoryError(
-            f"scale {scale!r} over {days} days needs about {need:.0f} GB of memory (the "
-            f"simulated world is held in memory whole); this machine has {available:.0f} GB "
-            f"available. Use a smaller scale or fewer days, or set "
-            f"LANHAI_SIM_SKIP_MEMORY_CHECK=1 to try anyway.")
+            f"scale {scale!r} over {days} days with {workers} worker process(es) needs about "
+            f"{need:.0f} GB of memory (the simulated world is held in memory whole, and each "
+            f"worker formats {CHUNK_RECORDS:,} records at a time); this machine has "
+            f"{available:.0f} GB available. Use a smaller scale, fewer days or fewer workers "
+            f"(LANHAI_SIM_WORKERS=1), or set LANHAI_SIM_SKIP_MEMORY_CHECK=1 to try anyway.")
 
 
 def simulate(landing: Path, manifest_dir: Path, *, start: date, days: int, scale: str, seed: int,
@@ -140,13 +154,13 @@ def simulate(landing: Path, manifest_dir: Path, *, start: date, days: int, scale
     The model runs in this process; then each entity's files and the truths are written by
     `workers` processes (default: `default_workers()`), each formatting `chunk_records`
     records at a time; the output depends on neither."""
-    memory_check(scale, days)
+    workers = default_workers() if workers is None else workers
+    memory_check(scale, days, workers=workers)
     began = time.perf_counter()
     world = simulate_clean(start, days, scale, seed)
     model_seconds = time.perf_counter() - began
     if progress:
         progress("model", len(world.orders))
-    workers = default_workers() if workers is None else workers
     entities = list(contracts())
     tasks = {"truths": ("truths",)}
     for entity in sorted(entities, key=lambda e: -len(world.tables[e])):  # largest first
