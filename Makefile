@@ -59,8 +59,8 @@ TWO_SCALES := small,medium
 bench: setup  ## simulator and ingest rows/s, dbt build, incremental vs full refresh (SCALES=small,medium)
 	$(BIN)/python bench/run.py --scales $(or $(SCALES),$(TWO_SCALES))
 
-bench-sim: setup  ## the simulator alone: model and files, records/s, peak memory (SCALES=small,medium)
-	$(BIN)/python bench/simulator.py --scales $(or $(SCALES),$(TWO_SCALES))
+bench-sim: setup  ## the simulator alone: records/s, memory (SCALES=small,medium; large needs ~18 GB; DIR=folder)
+	$(BIN)/python bench/simulator.py --scales $(or $(SCALES),$(TWO_SCALES)) $(if $(DIR),--dir $(DIR))
 
 bench-chain: setup  ## the whole chain's wall time through Airflow and called directly (SCALES=small)
 	$(BIN)/python bench/chain.py --scales $(or $(SCALES),small)

@@ -401,8 +401,10 @@ def merge_landed(into: Landed, part: Landed) -> None:
         getattr(into, name).extend(getattr(part, name))
 
 
-# Records formatted at a time: bounds a writer's memory at any scale (a chunk is whole days).
-CHUNK_RECORDS = 1_000_000
+# Records formatted at a time (whole days): bounds a writer's memory at any scale; measured
+# at medium, 200k records a chunk formats the orders in 4.5 s where 1M took 7.5 s (fewer page
+# faults on big fresh buffers).
+CHUNK_RECORDS = 200_000
 
 
 def _clean_rows(world: Clean, entity: str, idx, day: np.ndarray) -> Rows:

@@ -476,12 +476,13 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     extra_sku = m_sorted[m_first[extra_m] + (rng.random(len(extra_m)) * m_count[extra_m]).astype(
         int)]
     li_sku = np.concatenate([o_sku, extra_sku])
-    lines = pd.DataFrame({"o": li_order, "sku": li_sku}).drop_duplicates()
-    lines = lines.sort_values(["o"], kind="stable").reset_index(drop=True)
-    li_order = lines["o"].to_numpy()
-    li_sku = lines["sku"].to_numpy()
-    n_li = len(lines)
-    del lines, extra_m, extra_sku, n_extra
+    # each (order, SKU) once, first come first kept, then by order (stable)
+    first = ~pd.Series(li_order * n_sku + li_sku).duplicated().to_numpy()
+    li_order, li_sku = li_order[first], li_sku[first]
+    by_order = np.argsort(li_order, kind="stable")
+    li_order, li_sku = li_order[by_order], li_sku[by_order]
+    n_li = len(li_order)
+    del first, by_order, extra_m, extra_sku, n_extra
     li_no = (np.arange(n_li) - np.searchsorted(li_order, li_order)) + 1
     li_qty = rng.choice([1, 2, 3, 4, 5, 6], size=n_li, p=[0.78, 0.15, 0.05, 0.01, 0.005, 0.005])
     li_day = o_day[li_order]
@@ -567,12 +568,12 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
         "currency": o_currency_code.astype(np.int8), "created_at": o_created, "paid_at": o_paid,
         "paid": paid, "cancelled_at": o_cancel, "status": status.astype(np.int8),
         "rate_micro": o_rate, "gmv_cents": o_gmv, "total_cents": o_total, "day": o_day,
-    })
+    }, copy=False)  # the columns as they are: no copy into one block
     world.items = pd.DataFrame({  # lines by order; "o" is the order, "sku" the SKU's index
         "o": li_order, "line_no": li_no, "sku": li_sku, "qty": li_qty, "price_cents": li_price,
         "discount_cents": li_disc, "gmv_cents": li_gmv,
         "cost_cents": li_qty * sku_cost_cents[li_sku],
-    })
+    }, copy=False)  # the columns as they are: no copy into one block
     del li_order, li_no, li_price, li_disc, li_gmv, li_net, o_total, o_rate, o_m, ch, status
     del o_sku, o_currency_code
 
@@ -590,13 +591,13 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     ev_paid = np.where((ev_kind != 0) & paid[ev_o], o_paid[ev_o], -1)
     ev_cancel = np.where(ev_kind == 2, o_cancel[ev_o], -1)  # cancelled; a refund clears it
     # Kept as numbers (order, kind); the landing writer spells out ids and names from them.
-    events = pd.DataFrame({
-        "_o": ev_o, "_kind": ev_kind, "created_at": o_created[ev_o], "paid_at": ev_paid,
-        "cancelled_at": ev_cancel, "updated_at": ev_ts,
-    })
     # by time, then order (ids are zero-padded sequence numbers: the index sorts the same)
-    events = events.iloc[np.lexsort((ev_o, ev_ts))].reset_index(drop=True)
-    del ev, ev_kind, ev_o, ev_ts, ev_paid, ev_cancel, o_created, o_cancel
+    by = np.lexsort((ev_o, ev_ts))
+    events = pd.DataFrame({
+        "_o": ev_o[by], "_kind": ev_kind[by], "created_at": o_created[ev_o[by]],
+        "paid_at": ev_paid[by], "cancelled_at": ev_cancel[by], "updated_at": ev_ts[by],
+    }, copy=False)  # the columns as they are: no copy into one block
+    del ev, ev_kind, ev_o, ev_ts, ev_paid, ev_cancel, o_created, o_cancel, by
 
     # --- shipments ------------------------------------------------------------------------
     shipped = paid & ~cancel_after
@@ -658,7 +659,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
         "promised_at": sh_promised[rec],
         "delivered_at": np.where(by_time >= n_sh, sh_deliv[rec], -1),
         "logistics_cost_cents": sh_cost[rec], "updated_at": sh_updated[by_time],
-    })
+    }, copy=False)  # the columns as they are: no copy into one block
     del sh_no, sh_updated, by_time, rec, sh_ship, sh_promised, sh_deliv, sh_cost, wh_code
     del carrier_code, delivered
 
@@ -693,7 +694,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     inventory = pd.DataFrame({  # SKU and warehouse as indexes into their ids
         "snapshot_day": inv_day, "_sku": inv_sku[inv_pair], "_wh": inv_wh_code[inv_pair],
         "qty_on_hand": qty, "exported_at": t0 + inv_day * DAY + 23 * 3600 + 1800,
-    })
+    }, copy=False)  # the columns as they are: no copy into one block
     del inv_pair, inv_day, saw, qty
 
     # --- marketing spend: planted so that CAC per channel sits at W.CAC_BY_CHANNEL ---------
