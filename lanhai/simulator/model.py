@@ -104,10 +104,35 @@ def _sample_cdf(rng: np.random.Generator, cdf: np.ndarray, lo: np.ndarray, hi: n
 
 
 def _choice(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
-    """Draw one column index per row of a (rows x options) probability matrix."""
-    cum = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)
-    u = rng.random(len(probs))[:, None]
-    return np.minimum((u > cum).sum(axis=1), probs.shape[1] - 1)
+    """Draw one column index per row of a (rows x options) probability matrix: the number of
+    normalised cumulative probabilities below a uniform draw (summed column by column, which
+    adds in the same order as a cumulative sum along the rows)."""
+    total = probs.sum(axis=1)
+    u = rng.random(len(probs))
+    cum = probs[:, 0] / total
+    picked = (u > cum).astype(np.int64)
+    for k in range(1, probs.shape[1]):
+        cum += probs[:, k] / total
+        picked += u > cum
+    return np.minimum(picked, probs.shape[1] - 1)
+
+
+class _InverseCdf:
+    """np.searchsorted(cdf, keys) for a sorted cdf on [0, top), exact, by a lookup table: on a
+    grid of 2**-bits steps, the answer at each grid point; a key between two grid points with
+    the same answer has that answer, and only the rest are searched."""
+
+    def __init__(self, cdf: np.ndarray, top: int, bits: int = 18):
+        self.cdf, self.scale = cdf, float(2 ** bits)
+        self.table = np.searchsorted(cdf, np.arange(top * 2 ** bits + 2) / self.scale)
+
+    def __call__(self, keys: np.ndarray) -> np.ndarray:
+        cell = (keys * self.scale).astype(np.int64)  # exact: the scale is a power of two
+        lo, hi = self.table[cell], self.table[cell + 1]
+        out = lo
+        open_ = np.flatnonzero(lo != hi)
+        out[open_] = np.searchsorted(self.cdf, keys[open_])
+        return out
 
 
 def _phone_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -403,10 +428,13 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     o_l1 = _choice(rng, seg_w)
     del seg_w, t_year, is_pet
     group = np.where(pilot_pick > 0, len(l1_names) + pilot_pick - 1, o_l1)
-    spu_group = np.where(spu_pilot == "", spu_l1,
-                         len(l1_names) + np.searchsorted(np.array(W.PILOTS),
-                                                         spu_pilot.astype(str)))
-    spu_group[spu_pilot == ""] = spu_l1[spu_pilot == ""]
+    # An SPU's group: its category, or its pilot category (after the categories, in W.PILOTS'
+    # order, as pilot_pick counts them). W.PILOTS is not in alphabetical order, so this is a
+    # lookup, not a search (a searchsorted here once sent the pilots' picks to the wrong SPUs).
+    pilot_no = {name: i for i, name in enumerate(W.PILOTS)}
+    spu_group = spu_l1.copy()
+    for name, i in pilot_no.items():
+        spu_group[spu_pilot == name] = len(l1_names) + i
     order_by_group = np.lexsort((np.arange(n_spu), spu_group))
     g_sorted = spu_group[order_by_group]
     pop_sorted = spu_pop[order_by_group]
@@ -425,11 +453,12 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     sku_w = (m_weight / m_weight.max())[sku_m]
     o_sku = np.full(n_o, -1, dtype=np.int64)
     todo = np.arange(n_o)
+    spu_of = _InverseCdf(pop_cum, n_groups)
     for _ in range(40):
         if len(todo) == 0:
             break
         gg = group[todo]
-        pos = np.searchsorted(pop_cum, gg + rng.random(len(todo)))
+        pos = spu_of(gg + rng.random(len(todo)))
         pos = np.clip(pos, g_start[gg], g_end[gg] - 1)
         spu = order_by_group[pos]
         has = sku_count[spu] > 0
@@ -442,7 +471,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
             sku_w[cand]))
         o_sku[todo[ok]] = cand[ok]
         todo = todo[~ok]
-    del group, todo, gg, pos, spu, has, cand, d, mm, ok
+    del group, todo, gg, pos, spu, has, cand, d, mm, ok, spu_of
     # Loyalty: some repeat orders go back to the shop of the customer's first order.
     first_of = np.full(n_users, -1, dtype=np.int64)
     placed_first = o_first & (o_sku >= 0)
