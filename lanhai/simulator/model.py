@@ -140,7 +140,7 @@ def _phone_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
                          158, 159, 166, 176, 177, 180, 181, 182, 185, 186, 187, 188, 189, 199])
     nums = rng.choice(10**8, size=n, replace=n > 10**7)
     pre = rng.choice(prefixes, size=n)
-    return np.char.add(pre.astype(str), np.char.zfill(nums.astype(str), 8))
+    return (pre.astype(np.int64) * 10**8 + nums).astype(str)  # 11 digits: the prefix is 1xx
 
 
 _ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
@@ -155,16 +155,14 @@ def _id_cards(rng: np.random.Generator, birth_year: np.ndarray) -> np.ndarray:
     month = rng.integers(1, 13, n)
     day = rng.integers(1, 29, n)
     seq = rng.integers(0, 1000, n)
-    body = np.char.add(
-        np.char.add(region.astype(str), birth_year.astype(str)),
-        np.char.add(
-            np.char.add(np.char.zfill(month.astype(str), 2), np.char.zfill(day.astype(str), 2)),
-            np.char.zfill(seq.astype(str), 3),
-        ),
-    )
-    digits = np.frombuffer("".join(body).encode(), dtype=np.uint8).reshape(n, 17) - ord("0")
-    check = _ID_CHECK[(digits * _ID_WEIGHTS).sum(axis=1) % 11]
-    return np.char.add(body, check)
+    # the 17 digits as one number (the region code has no leading zero), and the check digit
+    # from its digits' weighted sum
+    body = (np.asarray(region, dtype=np.int64) * 10**11 + birth_year * 10**7 + month * 10**5
+            + day * 10**3 + seq)
+    weighted = np.zeros(n, dtype=np.int64)
+    for k, weight in enumerate(_ID_WEIGHTS):
+        weighted += body // 10 ** (16 - k) % 10 * weight
+    return np.char.add(body.astype(str), _ID_CHECK[weighted % 11])
 
 
 def _ids(prefix: str, n: int, width: int) -> np.ndarray:
@@ -728,11 +726,13 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
 
     # --- marketing spend: planted so that CAC per channel sits at W.CAC_BY_CHANNEL ---------
     # each customer's first paid order (by time, then order id: the frame is in id order)
-    first_paid = world.orders[world.orders["paid"]].sort_values("paid_at", kind="stable")
-    first_paid = first_paid.drop_duplicates("user")
-    first_paid_day = (first_paid["paid_at"].to_numpy() + SHANGHAI_OFFSET) // DAY - (
+    paid_o = np.flatnonzero(world.orders["paid"].to_numpy())
+    by_time = paid_o[np.argsort(world.orders["paid_at"].to_numpy()[paid_o], kind="stable")]
+    first_paid = by_time[np.unique(world.orders["user"].to_numpy()[by_time],
+                                   return_index=True)[1]]
+    first_paid_day = (world.orders["paid_at"].to_numpy()[first_paid] + SHANGHAI_OFFSET) // DAY - (
         t0 + SHANGHAI_OFFSET) // DAY
-    new_by = pd.crosstab(first_paid_day, first_paid["channel"].to_numpy()).reindex(
+    new_by = pd.crosstab(first_paid_day, world.orders["channel"].to_numpy()[first_paid]).reindex(
         index=range(days), columns=range(len(W.CHANNELS)), fill_value=0)
     cac = np.array([W.CAC_BY_CHANNEL[c] for c in W.CHANNELS])
     amount = (np.maximum(new_by.to_numpy(), 0.3) * cac * rng.lognormal(0, 0.12, new_by.shape))
