@@ -6,8 +6,9 @@ Each entity streams its bronze table's new rows (`availableNow`, checkpointed). 
    out_of_range; a failing row goes to `quarantine.records` with the rule, field, file, line,
    key and its masked raw text;
 2. versions: of the rows with one key, the greatest `version` wins; a repeat of a (key,
-   version) already seen (earlier file or line, or already in silver) is a duplicate; an older
-   version is superseded;
+   version) already seen (earlier file or line, already in silver, or an older version sent
+   again after a newer one arrived: found in bronze) is a duplicate; an older version is
+   superseded;
 3. MERGE on the key (only newer versions update);
 4. entities with `history: true` also keep every version in `silver.<entity>_history`;
 5. references that are not there yet are flagged in `audit.late_references`, not quarantined;
@@ -175,6 +176,23 @@ def against_target(winners: DataFrame, target: DataFrame, c: Contract) -> DataFr
     ).drop("_target_version")
 
 
+def repeats_of_seen(stale: DataFrame, bronze: DataFrame, c: Contract) -> DataFrame:
+    """Return the rows of `stale` (older versions: older than another row of their batch, or
+    than silver's) whose key and version an earlier clean bronze row already carried: a record
+    sent again after a newer version of it arrived is a duplicate, not a superseded version.
+    Earlier: an earlier bronze batch, or the same one at an earlier file or line."""
+    keys = [*c.key, c.version]
+    prior = bronze.where(F.col("_parse_error").isNull()).select(
+        *[_cast(F.col(k), c.field(k).type).alias(k) for k in keys],
+        F.col("_batch_id").alias("_p_batch"), F.struct("_source_file", "_line").alias("_p_at"))
+    s, p = stale.alias("s"), prior.alias("p")
+    cond = [F.col(f"s.{k}") == F.col(f"p.{k}") for k in keys]
+    cond.append((F.col("p._p_batch") < F.col("s._batch_id"))
+                | ((F.col("p._p_batch") == F.col("s._batch_id"))
+                   & (F.col("p._p_at") < F.struct("s._source_file", "s._line"))))
+    return s.join(p, cond, "left_semi")
+
+
 def fx_daily(rates: DataFrame, until: Column | str) -> DataFrame:
     """Return one rate per currency and calendar day: the latest published on or before it."""
     bounds = rates.groupBy("currency").agg(F.min("rate_date").alias("lo"),
@@ -340,11 +358,20 @@ def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: Data
         .collect()
     )
     counts: dict[str, int] = {}
-    late = 0
+    late = stale = 0
     for r in outcome_counts:
         counts[r["_outcome"]] = counts.get(r["_outcome"], 0) + r["count"]
         if r["late"] and r["_outcome"] in ("insert", "update"):
             late += r["count"]
+        if r["_outcome"] == "superseded":
+            stale += r["count"]
+    if stale:  # an older version: one never seen, or a repeat of one seen in an earlier batch
+        at = [*c.key, c.version, "_batch_id", "_source_file", "_line"]
+        older = (losers.where("_outcome = 'superseded'").select(*at)
+                 .union(winners.where("_outcome = 'superseded'").select(*at)))
+        repeats = repeats_of_seen(older, spark.table(config.table("bronze", c.entity)), c).count()
+        counts["superseded"] -= repeats
+        counts["duplicate"] = counts.get("duplicate", 0) + repeats
     files = bad.select("_source_file").union(good.select("_source_file")).distinct().count() \
         if counts else 0
     stats = {

@@ -13,6 +13,7 @@ from lanhai.jobs.silver import (
     conform_orders,
     fx_daily,
     order_items,
+    repeats_of_seen,
     typed,
 )
 
@@ -135,3 +136,26 @@ def test_typed_casts_by_contract(spark):
     assert row.rate_date == dt.date(2024, 1, 5)
     assert row.cny_per_unit == Decimal("7.123456")
     assert row.published_at == dt.datetime(2024, 1, 5, 9, 15)
+
+
+def test_an_old_version_sent_again_after_a_newer_one_is_a_repeat_of_what_bronze_saw(spark):
+    """A batch winner older than silver's version is a duplicate if an earlier clean bronze
+    row (an earlier batch, or the same batch at an earlier file or line) had its key and
+    version; otherwise it is a superseded version."""
+    c = contract("spend")
+    v1, v2 = "2024-01-02T00:00:00+08:00", "2024-01-03T00:00:00+08:00"
+    bronze = spark.createDataFrame([
+        ("S1", v1, None, 1, "a.csv", 7),        # earlier batch: S1 was seen
+        ("S2", v1, None, 3, "c.csv", 2),        # a later batch: not seen yet
+        ("S3", v2, None, 1, "a.csv", 8),        # another version of S3
+        ("S4", v1, None, 2, "b.csv", 1),        # same batch, earlier line
+        ("S5", v1, None, 2, "b.csv", 9),        # same batch, later line
+        ("S6", v1, "malformed", 1, "a.csv", 9),  # could not be parsed
+    ], "spend_id string, updated_at string, _parse_error string, _batch_id long, "
+       "_source_file string, _line long")
+    stale = spark.createDataFrame(
+        [(k, "b.csv", 5) for k in ("S1", "S2", "S3", "S4", "S5", "S6")],
+        "spend_id string, _source_file string, _line long",
+    ).withColumns({"updated_at": F.lit(v1).cast("timestamp"), "_batch_id": F.lit(2).cast("long")})
+    got = repeats_of_seen(stale, bronze, c).select("spend_id")
+    assertDataFrameEqual(got, spark.createDataFrame([("S1",), ("S4",)], "spend_id string"))
