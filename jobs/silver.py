@@ -365,7 +365,9 @@ def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: Data
             late += r["count"]
         if r["_outcome"] == "superseded":
             stale += r["count"]
-    if stale:  # an older version: one never seen, or a repeat of one seen in an earlier batch
+    # An older version: one never seen, or a repeat of one an earlier micro-batch saw (none
+    # did when silver did not exist yet: a copy within this batch is already a duplicate).
+    if stale and target is not None:
         at = [*c.key, c.version, "_batch_id", "_source_file", "_line"]
         older = (losers.where("_outcome = 'superseded'").select(*at)
                  .union(winners.where("_outcome = 'superseded'").select(*at)))
