@@ -101,11 +101,12 @@ def _size(result, name: str) -> int:
     return result.records[name] if isinstance(result, Landed) else len(result[0])
 
 
-# Measured (make bench-sim; the lowest MemAvailable while it ran): the model holds the world in
-# memory, about 1.25 GB per million orders over 540 days at its peak; each worker process adds
-# its chunk's text (CHUNK_RECORDS records at a time), about 1.5 GB whatever the scale. medium
-# (1M orders, 2 workers) used 5.0 GB, large (10M orders, 2 workers) 15.9 GB. The estimate
-# below is a little above both. Refuse up front what cannot fit instead of being killed half-way.
+# Measured (make bench-sim: the largest drop of MemAvailable while it ran): the model holds
+# the world in memory, about 1.25 GB per million orders over 540 days at its peak; each worker
+# process adds the text of the chunk it formats. With 2 workers, medium (1M orders) used
+# 5.0 GB and large (10M orders) 15.9 GB with 1M-record chunks; with 200k-record chunks (now)
+# 2.7-3.8 GB and 12.7-14.6 GB. The estimate below stays a little above all of them. Refuse up
+# front what cannot fit instead of being killed half-way.
 GB_PER_MILLION_ORDERS = 1.4
 GB_PER_WORKER = 1.9
 
