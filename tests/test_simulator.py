@@ -146,3 +146,21 @@ def test_a_simulation_that_cannot_fit_in_memory_is_refused_up_front():
     with pytest.raises(MemoryError, match="needs about 9 GB"):
         memory_check("medium", 540, available=8, workers=4)
     memory_check("large", 100, available=8, workers=2)    # 6 GB: fits
+
+
+def test_the_spu_lookup_table_answers_exactly_as_a_binary_search():
+    """_InverseCdf stands in for np.searchsorted on the SPU popularity cdf: same answers for
+    random keys, keys on its grid points and keys equal to the cdf's own values."""
+    from lanhai.simulator.model import _InverseCdf
+
+    rng = np.random.default_rng(3)
+    groups = 5
+    cdf = np.concatenate([np.cumsum(rng.pareto(1.0, n)) / 1e9 + k  # steep and flat steps
+                          for k, n in enumerate(rng.integers(1, 4000, groups))])
+    cdf = np.sort(np.minimum(cdf, groups - 1e-9))
+    keys = np.concatenate([rng.random(200_000) * groups,
+                           np.arange(groups * 2**10) / 2**10,  # on the grid (bits=10)
+                           cdf[rng.integers(0, len(cdf), 5_000)]])
+    for bits in (10, 18):
+        got = _InverseCdf(cdf, groups, bits=bits)(keys.copy())
+        np.testing.assert_array_equal(got, np.searchsorted(cdf, keys))

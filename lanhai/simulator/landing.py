@@ -264,9 +264,9 @@ def source_rows(world: Clean, entity: str, idx=None) -> Rows:
                  cancelled_at=fmt_ts(t["cancelled_at"]), updated_at=fmt_ts(t["updated_at"]))
         f["items"] = _items_json(world, o)
     elif entity == "refunds":
-        f = {c: _text(t[c]) for c in ("refund_id", "order_id", "currency", "reason")}
-        f.update(amount=fmt_cents(t["amount_cents"]), refunded_at=fmt_ts(t["refunded_at"]),
-                 updated_at=fmt_ts(t["updated_at"]))
+        f = {c: _text(t[c]) for c in ("refund_id", "currency", "reason")}
+        f.update(order_id=_order_ids(t["_o"].to_numpy()), amount=fmt_cents(t["amount_cents"]),
+                 refunded_at=fmt_ts(t["refunded_at"]), updated_at=fmt_ts(t["updated_at"]))
     elif entity == "shipments":
         f = {"shipment_id": _join("H", pc.utf8_lpad(_int_text(t["_sh"].to_numpy() + 1), 9, "0")),
              "order_id": _order_ids(t["_o"].to_numpy()),

@@ -135,6 +135,14 @@ class _InverseCdf:
         return out
 
 
+def first_paid_orders(orders: pd.DataFrame) -> np.ndarray:
+    """Each customer's first paid order (by payment time, then order id), as order numbers;
+    `orders` is in id order."""
+    paid_o = np.flatnonzero(orders["paid"].to_numpy())
+    by_time = paid_o[np.argsort(orders["paid_at"].to_numpy()[paid_o], kind="stable")]
+    return by_time[np.unique(orders["user"].to_numpy()[by_time], return_index=True)[1]]
+
+
 def _phone_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
     prefixes = np.array([130, 131, 132, 133, 135, 136, 137, 138, 139, 150, 151, 152, 155, 157,
                          158, 159, 166, 176, 177, 180, 181, 182, 185, 186, 187, 188, 189, 199])
@@ -575,7 +583,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     refund_idx = np.flatnonzero(refund)
     refunds = pd.DataFrame({
         "refund_id": _ids("R", len(refund_idx), 8),
-        "order_id": np.char.add("O", np.char.zfill((refund_idx + 1).astype(str), 9)),
+        "_o": refund_idx,  # the order, as a number (the writer spells out its id)
         "currency": o_currency[refund_idx],
         "amount_cents": r_amount[refund_idx],
         "reason": rng.choice(np.array(["quality", "not_as_described", "late_delivery",
@@ -725,11 +733,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     del inv_pair, inv_day, saw, qty
 
     # --- marketing spend: planted so that CAC per channel sits at W.CAC_BY_CHANNEL ---------
-    # each customer's first paid order (by time, then order id: the frame is in id order)
-    paid_o = np.flatnonzero(world.orders["paid"].to_numpy())
-    by_time = paid_o[np.argsort(world.orders["paid_at"].to_numpy()[paid_o], kind="stable")]
-    first_paid = by_time[np.unique(world.orders["user"].to_numpy()[by_time],
-                                   return_index=True)[1]]
+    first_paid = first_paid_orders(world.orders)
     first_paid_day = (world.orders["paid_at"].to_numpy()[first_paid] + SHANGHAI_OFFSET) // DAY - (
         t0 + SHANGHAI_OFFSET) // DAY
     new_by = pd.crosstab(first_paid_day, world.orders["channel"].to_numpy()[first_paid]).reindex(

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from lanhai.simulator import world as W
-from lanhai.simulator.model import DAY, SHANGHAI_OFFSET, Clean
+from lanhai.simulator.model import DAY, SHANGHAI_OFFSET, Clean, first_paid_orders
 
 
 def _local_day(ts: np.ndarray, world: Clean) -> np.ndarray:
@@ -72,11 +72,8 @@ def weekly_truths(world: Clean) -> pd.DataFrame:
     r_week = day_week[_local_day(refunds["refunded_at"].to_numpy(), world)]
     refund_cny = pd.Series(refunds["_cny_cents"].to_numpy()).groupby(r_week).sum()
 
-    # each customer's first paid order: by time, then order id (paid_o is in id order)
     p_user = o["user"].to_numpy()[paid_o].astype(np.int64)
-    by_time = np.argsort(paid_at, kind="stable")
-    _, first_at = np.unique(p_user[by_time], return_index=True)
-    new_customers = pd.Series(p_week[by_time[first_at]]).value_counts()
+    new_customers = pd.Series(o_week[first_paid_orders(o)]).value_counts()
     spend = world.tables["spend"]
     spend_week = pd.Series(spend["amount_cents"].to_numpy()).groupby(
         day_week[spend["spend_day"].to_numpy()]).sum()
