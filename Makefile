@@ -9,16 +9,16 @@ export SPARK_LOCAL_IP := 127.0.0.1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: setup system venv jars demo test lint unit integration bench lock clean airflow airflow-stop notebooks-clean report bench-chain bench-sim
+.PHONY: setup system venv jars demo test lint unit integration bench lock clean airflow airflow-stop notebooks-clean report bench-chain bench-sim cluster-up cluster-down cluster-status
 
 setup: system venv jars  ## everything a new machine needs
 
-system:  ## Debian packages: Java, Maven (Delta jars), Chromium (PDFs, browser tests), CJK fonts, pdftotext
+system:  ## Debian packages: Java, Maven (jars), Chromium (PDFs, browser tests), CJK fonts, pdftotext, PostgreSQL (cluster profile)
 	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null \
 	  || ! command -v chromium >/dev/null || ! command -v pdftotext >/dev/null \
-	  || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
+	  || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1 || ! dpkg -s postgresql >/dev/null 2>&1; then \
 	  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven chromium \
-	    fonts-noto-cjk poppler-utils; fi
+	    fonts-noto-cjk poppler-utils postgresql; fi
 
 $(UV):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,15 @@ airflow: setup  ## Airflow on http://127.0.0.1:8080 (user admin; password genera
 
 airflow-stop:  ## stop the Airflow services by PID
 	$(BIN)/lanhai airflow-down
+
+cluster-up: setup  ## the cluster profile: PostgreSQL, Spark master + 2 workers, Airflow (all on 127.0.0.1)
+	$(BIN)/lanhai cluster-up
+
+cluster-down:  ## stop every service of the cluster profile by PID
+	$(BIN)/lanhai cluster-down
+
+cluster-status:  ## the cluster's services and running Spark applications
+	$(BIN)/lanhai cluster-status
 
 # $(or) splits its arguments at commas: the default list has to come from a variable
 TWO_SCALES := small,medium

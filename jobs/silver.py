@@ -30,6 +30,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from lanhai.config import Config
+from lanhai.conflicts import retry_on_conflict
 from lanhai.contracts import Contract, Field
 from lanhai.jobs.bronze import _app_id, ordered_contracts, run_available_now
 from lanhai.pii import mask_col
@@ -264,19 +265,24 @@ def _silver_ddl(df: DataFrame) -> str:
 
 def _merge(spark: SparkSession, table: str, source: DataFrame, keys: list[str],
            version: str) -> dict[str, int]:
-    """MERGE newer versions into a silver table; return Delta's own insert/update metrics."""
+    """MERGE newer versions into a silver table; return Delta's own insert/update metrics.
+
+    Idempotent (a row is updated only by a newer version), so a MERGE that conflicts with
+    another writer's commit is run again on the new snapshot (lanhai.conflicts)."""
     if not spark.catalog.tableExists(table):
         _ensure_table(spark, table, _silver_ddl(source))
-    target = DeltaTable.forName(spark, table)
     cond = " and ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-    (target.alias("t").merge(source.alias("s"), cond)
-     .whenMatchedUpdateAll(condition=f"s.`{version}` > t.`{version}`")
-     .whenNotMatchedInsertAll()
-     .execute())
-    last = target.history(1).select("operation", "operationMetrics").first()
-    metrics = last["operationMetrics"] if last["operation"] == "MERGE" else {}
-    return {"inserted": int(metrics.get("numTargetRowsInserted", 0)),
-            "updated": int(metrics.get("numTargetRowsUpdated", 0))}
+
+    def merge():
+        return (DeltaTable.forName(spark, table).alias("t").merge(source.alias("s"), cond)
+                .whenMatchedUpdateAll(condition=f"s.`{version}` > t.`{version}`")
+                .whenNotMatchedInsertAll()
+                .execute().first())
+
+    # the metrics of this MERGE (not the table's latest commit, which may be another writer's)
+    metrics = retry_on_conflict(merge, table=table)
+    return {"inserted": int(metrics["num_inserted_rows"]),
+            "updated": int(metrics["num_updated_rows"])}
 
 
 def _references(c: Contract) -> list[tuple[str, str, str]]:
@@ -427,8 +433,9 @@ def _keep_versions(spark: SparkSession, table: str, good: DataFrame, c: Contract
         _ensure_table(spark, table, _silver_ddl(rows))
     keys = [*c.key, c.version]
     cond = " and ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-    (DeltaTable.forName(spark, table).alias("t").merge(rows.alias("s"), cond)
-     .whenNotMatchedInsertAll().execute())
+    retry_on_conflict(lambda: DeltaTable.forName(spark, table).alias("t")
+                      .merge(rows.alias("s"), cond).whenNotMatchedInsertAll().execute(),
+                      table=table)
 
 
 def _fx(spark: SparkSession, config: Config) -> DataFrame:

@@ -1,10 +1,12 @@
 """Airflow for this project: its environment, set-up, and the services by PID.
 
-`lanhai airflow-setup` migrates the metadata DB, creates the `spark` pool (one slot on the
-embedded catalog), builds the dbt manifest and the admin's password; `lanhai airflow-up` starts
-the API server (UI on 127.0.0.1:8080), scheduler, DAG processor and triggerer in the
-background, each with a PID file; `lanhai airflow-down` stops them by PID;
-`lanhai airflow <args>` runs the airflow CLI in this environment.
+`lanhai airflow-setup` migrates the metadata DB (SQLite on the embedded profile, the
+cluster's PostgreSQL on the cluster profile), creates the `spark` pool (one slot on the
+embedded catalog, `airflow.spark_pool_slots` on the cluster), builds the dbt manifest and
+the admin's password; `lanhai airflow-up` starts the API server (UI on 127.0.0.1:8080),
+scheduler, DAG processor and triggerer in the background, each with a PID file;
+`lanhai airflow-down` stops them by PID; `lanhai airflow <args>` runs the airflow CLI in
+this environment.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ def environ(config: Config, port: int = 8080, home: Path | None = None) -> dict[
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "2",
-        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "2",
+        "AIRFLOW__CORE__PARALLELISM": str(config.airflow.get("parallelism", 2)),
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(config.airflow.get("parallelism", 2)),
         "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
@@ -62,10 +64,42 @@ def environ(config: Config, port: int = 8080, home: Path | None = None) -> dict[
         "LANHAI_DATA_DIR": str(config.data_dir),
         "LANHAI_TASK_RETRIES": os.environ.get("LANHAI_TASK_RETRIES", "2"),
     }
-    if env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "sqlite").startswith("sqlite"):
+    if config.catalog["kind"] == "postgres" and "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in env:
+        # the cluster's PostgreSQL; Airflow reads the URL (it holds the password) from a 0600
+        # file when it needs it, so it is in no environment or command line
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD"] = f"cat {airflow_db_url_file(config)}"
+    elif env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "sqlite").startswith("sqlite"):
         for key in ("SQL_ALCHEMY_CONNECT_ARGS", "SQL_ALCHEMY_CONNECT_ARGS_ASYNC"):
             env[f"AIRFLOW__DATABASE__{key}"] = "lanhai.airflow_env.SQLITE_CONNECT_ARGS"
     return env
+
+
+def airflow_db_url_file(config: Config) -> Path:
+    """The cluster profile's Airflow database URL, written once into a 0600 secrets file."""
+    from lanhai.cluster import airflow_db_url
+
+    path = config.secret_path("airflow_db_url")
+    url = airflow_db_url(config)
+    if not path.exists() or path.read_text(encoding="utf-8").strip() != url:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(url)
+    return path
+
+
+def spark_pool_slots(config: Config) -> int:
+    """Spark applications at once: 1 on the embedded catalog (one JVM may open it), what the
+    cluster's workers hold on the cluster profile."""
+    return int(config.airflow.get("spark_pool_slots", 1))
+
+
+def set_pool(config: Config, env: dict[str, str] | None = None) -> None:
+    slots = spark_pool_slots(config)
+    why = ("One Spark process at a time: the embedded catalog admits one JVM" if slots == 1
+           and config.catalog["kind"] == "embedded" else
+           f"{slots} Spark applications at once on the cluster")
+    subprocess.run([airflow_bin(), "pools", "set", "spark", str(slots), why],
+                   env=env or environ(config), check=True, capture_output=True)
 
 
 def airflow_bin() -> str:
@@ -99,9 +133,7 @@ def setup(config: Config) -> None:
     admin_password(config)
     build_manifest(config)
     run(config, ["db", "migrate"], capture_output=True)
-    run(config, ["pools", "set", "spark", "1",
-                 "One Spark process at a time: the embedded catalog admits one JVM"],
-        capture_output=True)
+    set_pool(config)
 
 
 def pid_dir(config: Config, home: Path | None = None) -> Path:
@@ -212,8 +244,7 @@ def run_chain(config: Config, start, end, home: Path | None = None, progress=Non
 
     build_manifest(config)
     subprocess.run([airflow_bin(), "db", "migrate"], env=env, check=True, capture_output=True)
-    subprocess.run([airflow_bin(), "pools", "set", "spark", "1", "One Spark process at a time"],
-                   env=env, check=True, capture_output=True)
+    set_pool(config, env)
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from datetime import date, timedelta
@@ -189,6 +190,58 @@ def airflow_cli(ctx: typer.Context, profile: Profile = None) -> None:
 
     proc = airflow_env.run(load_config(profile), list(ctx.args), check=False)
     raise typer.Exit(proc.returncode)
+
+
+@app.command("cluster-up")
+def cluster_up(
+    airflow: Annotated[bool, typer.Option(help="start Airflow on the cluster too")] = True,
+    port: Annotated[int, typer.Option(help="Airflow's UI/API port on 127.0.0.1")] = 8080,
+    profile: Profile = "cluster",
+) -> None:
+    """Start the cluster profile's services by PID: PostgreSQL (metastore, Airflow's metadata),
+    the Spark master and workers, and Airflow (LocalExecutor)."""
+    from lanhai import airflow_env, cluster
+
+    config = load_config(profile)
+    try:
+        pids = cluster.up(config, progress=lambda m: console.print(f"  ▶ {m}"))
+        if airflow:
+            console.print("  ▶ Airflow (metadata in PostgreSQL, LocalExecutor)")
+            airflow_env.setup(config)
+            pids.update(airflow_env.up(config, port))
+    except cluster.ClusterError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from err
+    sp = config.cluster["spark"]
+    console.print(f"cluster up: Spark master {cluster.master_url(config)} (UI "
+                  f"http://127.0.0.1:{sp['master_ui_port']}), {sp['workers']} workers; "
+                  f"PostgreSQL 127.0.0.1:{config.cluster['postgres']['port']}"
+                  + (f"; Airflow http://127.0.0.1:{port}" if airflow else "")
+                  + f". PIDs {pids}. Use LANHAI_PROFILE={config.profile} for the jobs, "
+                  "dbt and readers; stop with `make cluster-down`.")
+
+
+@app.command("cluster-down")
+def cluster_down(profile: Profile = "cluster") -> None:
+    """Stop every service of the cluster profile by PID (Airflow, Spark, then PostgreSQL)."""
+    from lanhai import cluster
+
+    console.print(f"stopped {cluster.down(load_config(profile))}")
+
+
+@app.command("cluster-status")
+def cluster_status(profile: Profile = "cluster") -> None:
+    """The cluster profile's services and the Spark applications running on the master."""
+    from lanhai import cluster
+
+    config = load_config(profile)
+    console.print(f"services: {cluster.running(config) or 'none running'}")
+    with contextlib.suppress(OSError):
+        status = cluster.master_status(config)
+        console.print(f"workers alive: {status['aliveworkers']}, cores {status['coresused']}"
+                      f"/{status['cores']} used")
+        for a in status.get("activeapps", []):
+            console.print(f"  running: {a['name']} ({a['id']}, {a['cores']} cores)")
 
 
 @app.command("dbt-manifest")

@@ -80,18 +80,40 @@ class Config:
     def catalog(self) -> dict[str, Any]:
         return self.raw["catalog"]
 
+    def secret_path(self, name: str) -> Path:
+        """A secret of the profile's services (generated at set-up, mode 0600)."""
+        return self.data_dir / "secrets" / name
+
+    @property
+    def pii_key_file(self) -> Path | None:
+        rel = self.raw["pii"].get("key_file")
+        return None if not rel else (p if (p := Path(rel)).is_absolute() else self.data_dir / p)
+
     @cached_property
     def pii_key(self) -> bytes:
-        """Return the PII tokenisation key; refuse the demo key outside a demo profile."""
+        """Return the PII tokenisation key: $<key_env>, else the profile's key file; the demo
+        key only on a demo profile."""
         env = self.raw["pii"]["key_env"]
         key = os.environ.get(env)
         if key:
             return key.encode()
+        if (path := self.pii_key_file) is not None and path.exists():
+            return path.read_text(encoding="utf-8").strip().encode()
         if not self.is_demo:
+            where = f" or write it to {path}" if path else ""
             raise ConfigError(
-                f"profile {self.profile!r} is not a demo profile: set {env} to the PII key"
+                f"profile {self.profile!r} is not a demo profile: set {env} to the PII key{where}"
             )
         return self.raw["pii"]["demo_key"].encode()
+
+    @property
+    def airflow(self) -> dict[str, Any]:
+        return self.raw.get("airflow") or {}
+
+    @property
+    def cluster(self) -> dict[str, Any]:
+        """The cluster profile's services (empty on the embedded profile)."""
+        return self.raw.get("cluster") or {}
 
 
 def load_config(profile: str | None = None) -> Config:

@@ -314,6 +314,12 @@ def dbt_paths():
     return config, DBT_DIR, folder / "profiles.yml", folder / "target" / "manifest.json"
 
 
+# The transform's layers when it runs one `dbt build` per layer (`airflow.dbt_tasks: layer`).
+DBT_LAYERS = (("staging", "path:seeds path:models/staging"),
+              ("intermediate", "path:models/intermediate"),
+              ("marts", "path:models/marts"))
+
+
 def transform_dag():
     """dbt as Airflow tasks (astronomer-cosmos), scheduled on the validated silver."""
     from airflow.sdk import Metadata, dag, task
@@ -342,10 +348,12 @@ def transform_dag():
 Runs when the quality gate has validated silver. Every dbt model is a task (astronomer-cosmos,
 from the manifest `lanhai dbt-manifest` built at set-up, so parsing this file runs no dbt) that
 runs `dbt build` on it: the model, then its tests; a failing test fails the task and stops
-what depends on it. Facts and KPI marts are incremental: they take what silver loaded since
-their last build (a backfill's days included) and recompute the weeks from the earliest new
-business date (`dbt_project/README.md`). The interval the gate validated comes from its asset
-event and goes on to the `marts.weekly_review` asset. dbt tasks run in the `{SPARK_POOL}` pool.
+what depends on it. On the cluster profile (`airflow.dbt_tasks: layer`) each layer (seeds and
+staging, intermediate, marts) is one `dbt build` task instead: one Spark application each.
+Facts and KPI marts are incremental: they take what silver loaded since their last build
+(a backfill's days included) and recompute the weeks from the earliest new business date
+(`dbt_project/README.md`). The interval the gate validated comes from its asset event and
+goes on to the `marts.weekly_review` asset. dbt tasks run in the `{SPARK_POOL}` pool.
 {INTERVAL_PARAMS_DOC}
 """,
     )
@@ -356,23 +364,43 @@ event and goes on to the `marts.weekly_review` asset. dbt tasks run in the `{SPA
             log.info("transform for %s..%s", start, end)
             return {"start": str(start), "end": str(end)}
 
-        dbt = DbtTaskGroup(
-            group_id="dbt",
-            project_config=ProjectConfig(dbt_project_path=project, manifest_path=manifest,
-                                         project_name="lanhai"),
-            profile_config=ProfileConfig(profile_name="lanhai", target_name=config.profile,
-                                         profiles_yml_filepath=profiles),
-            # buildable: a model's task runs the tests whose other parents are its ancestors,
-            # so a relationships test runs with its child model, never before it exists
-            execution_config=ExecutionConfig(
-                execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER,
-                test_indirect_selection=TestIndirectSelection.BUILDABLE),
-            # one `dbt build` per model: the model, then its tests, in one task
-            render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST,
-                                       test_behavior=TestBehavior.BUILD),
-            operator_args={"pool": SPARK_POOL, "pre_execute": open_catalog,
-                           "install_deps": False},
-        )
+        profile_config = ProfileConfig(profile_name="lanhai", target_name=config.profile,
+                                       profiles_yml_filepath=profiles)
+        if config.airflow.get("dbt_tasks", "model") == "layer":
+            # One `dbt build` per layer: on a cluster every dbt task is a Spark application of
+            # its own, and a driver plus executors per model would cost more than the models.
+            from cosmos.operators.local import DbtBuildLocalOperator
+
+            dbt = []
+            for layer, select in DBT_LAYERS:
+                dbt.append(DbtBuildLocalOperator(
+                    task_id=f"dbt_build_{layer}", project_dir=str(project),
+                    profile_config=profile_config, select=select,
+                    indirect_selection=TestIndirectSelection.BUILDABLE.value,
+                    invocation_mode=InvocationMode.DBT_RUNNER, install_deps=False,
+                    pool=SPARK_POOL, pre_execute=open_catalog))
+            for before, after in zip(dbt, dbt[1:], strict=False):
+                before >> after
+            first, last = dbt[0], dbt[-1]
+        else:
+            first = last = DbtTaskGroup(
+                group_id="dbt",
+                project_config=ProjectConfig(dbt_project_path=project, manifest_path=manifest,
+                                             project_name="lanhai"),
+                profile_config=profile_config,
+                # buildable: a model's task runs the tests whose other parents are its
+                # ancestors, so a relationships test runs with its child model, never before it
+                # exists
+                execution_config=ExecutionConfig(
+                    execution_mode=ExecutionMode.LOCAL,
+                    invocation_mode=InvocationMode.DBT_RUNNER,
+                    test_indirect_selection=TestIndirectSelection.BUILDABLE),
+                # one `dbt build` per model: the model, then its tests, in one task
+                render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST,
+                                           test_behavior=TestBehavior.BUILD),
+                operator_args={"pool": SPARK_POOL, "pre_execute": open_catalog,
+                               "install_deps": False},
+            )
 
         @task(pool=SPARK_POOL, outlets=[marts_asset()])
         def publish(span: dict, **context):
@@ -388,7 +416,8 @@ event and goes on to the `marts.weekly_review` asset. dbt tasks run in the `{SPA
                                            "interval_end": span["end"], "weeks": weeks})
 
         span = interval()
-        span >> dbt >> publish(span)
+        span >> first
+        last >> publish(span)
 
     return lanhai_transform()
 

@@ -21,14 +21,18 @@ class CatalogBusyError(RuntimeError):
     """Another process holds the embedded catalog for longer than the timeout."""
 
 
-def delta_jars() -> list[str]:
-    """Return the Delta jars fetched at set-up; fail clearly when set-up has not run."""
-    jars = sorted(str(p) for p in JARS_DIR.glob("*.jar"))
-    if not any("delta-spark" in j for j in jars):
+def _jars(prefix: str) -> list[str]:
+    jars = sorted(str(p) for p in JARS_DIR.glob(f"{prefix}*.jar"))
+    if not jars:
         raise FileNotFoundError(
-            f"no Delta jars in {JARS_DIR}: run `make jars` (set-up fetches them with Maven)"
+            f"no {prefix}* jar in {JARS_DIR}: run `make jars` (set-up fetches them with Maven)"
         )
     return jars
+
+
+def delta_jars() -> list[str]:
+    """Return the Delta jars fetched at set-up; fail clearly when set-up has not run."""
+    return _jars("delta-")
 
 
 def acquire_catalog_lock(config: Config, timeout: float | None = None) -> None:
@@ -70,24 +74,39 @@ def acquire_catalog_lock(config: Config, timeout: float | None = None) -> None:
     _lock_handle = handle
 
 
+def catalog_conf(config: Config) -> dict[str, str]:
+    """The Hive metastore's settings: embedded Derby under the catalog folder, or the cluster's
+    PostgreSQL (the JDBC driver on the driver's class path; the schema made at cluster-up)."""
+    if config.catalog["kind"] == "embedded":
+        return {"spark.hadoop.javax.jdo.option.ConnectionURL":
+                f"jdbc:derby:;databaseName={config.path('catalog') / 'metastore_db'};create=true"}
+    from lanhai.cluster import hive_conf_dir
+
+    # hive-site.xml (0600) on the driver's class path holds the connection and its password
+    return {"spark.driver.extraClassPath":
+            ":".join([str(hive_conf_dir(config)), *_jars("postgresql-")])}
+
+
 def spark_conf(config: Config) -> dict[str, str]:
     """Return the Spark settings of a profile (also used for dbt's server_side_parameters)."""
     spark = config.spark
     catalog_dir = config.path("catalog")
     lake = config.lake
+    embedded = config.catalog["kind"] == "embedded"
     java_opts = " ".join(
         [
             spark.get("java_options", ""),
-            f"-Dderby.system.home={catalog_dir}",
+            f"-Dderby.system.home={catalog_dir}" if embedded else "",
             f"-Duser.timezone={spark['timezone']}",
             f"-Dlog4j2.configurationFile={PROJECT_ROOT / 'conf' / 'log4j2.properties'}",
         ]
-    ).strip()
+    ).split()
     conf = {
         "spark.master": spark["master"],
         "spark.app.name": spark.get("app_name", "lanhai"),
         "spark.driver.memory": spark["driver_memory"],
-        "spark.driver.extraJavaOptions": java_opts,
+        "spark.driver.extraJavaOptions": " ".join(java_opts),
+        "spark.executor.extraJavaOptions": " ".join(o for o in java_opts if "XX:" not in o),
         "spark.driver.host": "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.jars": ",".join(delta_jars()),
@@ -95,9 +114,7 @@ def spark_conf(config: Config) -> dict[str, str]:
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.warehouse.dir": str(lake),
-        "spark.hadoop.javax.jdo.option.ConnectionURL": (
-            f"jdbc:derby:;databaseName={catalog_dir / 'metastore_db'};create=true"
-        ),
+        **catalog_conf(config),
         "spark.sql.session.timeZone": spark["timezone"],
         "spark.sql.shuffle.partitions": str(spark["shuffle_partitions"]),
         "spark.ui.enabled": str(spark.get("ui", False)).lower(),
@@ -146,7 +163,7 @@ def get_spark(config: Config) -> SparkSession:
 
 
 def get_reader_spark(config: Config, driver_memory: str = "1g") -> SparkSession:
-    """A read-only session for analysts and reports that never opens the catalog.
+    """A read-only session for analysts and reports that never opens the embedded catalog.
 
     It keeps an in-memory catalog of its own and registers every Delta table of the lake under
     the same names (`marts.kpi_gmv_weekly`, `silver.orders`, ...) as external tables over the
@@ -154,13 +171,14 @@ def get_reader_spark(config: Config, driver_memory: str = "1g") -> SparkSession:
     run: Delta gives each query a consistent snapshot. dbt's views (staging, intermediate) live
     only in the metastore and are not available here; query the marts.
     """
+    if config.catalog["kind"] != "embedded":  # a shared catalog: readers open it like jobs
+        return get_spark(config)
     active = _active_session(config)
     if active is not None:
         return active
     from pyspark.sql import SparkSession
 
-    conf = spark_conf(config)
-    conf.pop("spark.hadoop.javax.jdo.option.ConnectionURL")
+    conf = {k: v for k, v in spark_conf(config).items() if k not in catalog_conf(config)}
     conf["spark.sql.catalogImplementation"] = "in-memory"
     conf["spark.driver.memory"] = driver_memory
     conf["spark.app.name"] = f"{conf['spark.app.name']}-reader"

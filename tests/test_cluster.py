@@ -1,0 +1,297 @@
+"""The cluster profile from nothing: PostgreSQL (Hive metastore and Airflow's metadata), a Spark
+standalone master and two workers, and Airflow's scheduler with the LocalExecutor, all started
+by PID on 127.0.0.1 in a data folder of their own (profile `cluster_test`: the cluster profile
+on other ports).
+
+The chain runs on the small lake's landing files through the real scheduler: the six domains'
+ingest DAGs triggered at once (the `spark` pool holds two, so two Spark applications run at
+the same time), then the quality gate and the transform scheduled by their assets, then the
+weekly review. Meanwhile an analyst's Spark session reads the marts while dbt writes them.
+Every KPI mart must equal the embedded profile's (the `built` fixture, same landing files);
+at the end every service is stopped by PID and gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
+
+PROFILE = "cluster_test"
+READER = """
+import json, sys, time
+from lanhai.config import load_config
+from lanhai.spark import get_spark
+spark = get_spark(load_config())
+out, stop = sys.argv[1], sys.argv[2]
+import os
+reads = []
+while not os.path.exists(stop):
+    began = time.time()
+    try:
+        n = spark.sql("select count(*) from marts.fct_orders").first()[0]
+        reads.append({"at": began, "done": time.time(), "rows": n})
+    except Exception as err:  # the table may not exist yet: recorded, not fatal
+        reads.append({"at": began, "done": time.time(), "error": str(err)[:300]})
+    with open(out, "w") as f:
+        json.dump(reads, f)
+    time.sleep(2)
+"""
+
+
+def _own_config(data: Path):
+    from lanhai.config import load_config
+
+    saved = os.environ["LANHAI_DATA_DIR"]  # the test session's (conftest.data_dir)
+    os.environ["LANHAI_DATA_DIR"] = str(data)
+    try:
+        return load_config(PROFILE)
+    finally:
+        os.environ["LANHAI_DATA_DIR"] = saved
+
+
+class Api:
+    """Airflow's REST API with the admin's bearer token."""
+
+    def __init__(self, url: str, password: str):
+        self.url = url
+        body = json.dumps({"username": "admin", "password": password}).encode()
+        req = urllib.request.Request(f"{url}/auth/token", body,
+                                     {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            self.token = json.load(resp)["access_token"]
+
+    def call(self, method: str, path: str, payload: dict | None = None) -> dict:
+        req = urllib.request.Request(
+            f"{self.url}/api/v2{path}", json.dumps(payload).encode() if payload else None,
+            {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
+            method=method)
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return json.load(resp)
+
+
+@pytest.fixture(scope="module")
+def cluster(built, config):
+    """The cluster started from nothing on a copy of the small lake's landing files."""
+    import socket
+
+    from lanhai import airflow_env
+    from lanhai import cluster as services
+
+    # /tmp, not pytest's tmp folder: PostgreSQL runs as the postgres user, which must reach it
+    data = Path(tempfile.mkdtemp(prefix="lanhai-cluster-", dir="/tmp"))
+    data.chmod(0o755)
+    own = _own_config(data)
+    shutil.copytree(config.landing, own.landing)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"LANHAI_TASK_RETRIES": "0",                   # a failure shows at once
+           "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"}  # only the runs the test makes
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    began = time.monotonic()
+    try:
+        pids = services.up(own)
+        airflow_env.setup(own)
+        pids.update(airflow_env.up(own, port, services=("api-server", "scheduler",
+                                                        "dag-processor")))
+    except Exception:
+        services.down(own)
+        raise
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    state = {"config": own, "pids": pids, "port": port, "started_in": time.monotonic() - began,
+             "password": airflow_env.admin_password(own)}
+    yield state
+    stopped = services.down(own)
+    assert sorted(stopped) == sorted(pids.values()), (stopped, pids)
+    for name, pid in pids.items():
+        stat = Path(f"/proc/{pid}/stat")
+        assert not stat.exists() or stat.read_text().split(") ")[1][0] == "Z", \
+            f"{name} (pid {pid}) still running after cluster-down"
+    shutil.rmtree(data, ignore_errors=True)
+
+
+def _task_instances(own, dag_prefix: str = "lanhai_") -> list[dict]:
+    from lanhai.cluster import _pg_connect
+
+    conn = _pg_connect(own, own.cluster["postgres"]["airflow_db"])
+    with conn, conn.cursor() as cur:
+        cur.execute("select dag_id, task_id, run_id, state, start_date, end_date from "
+                    "task_instance where dag_id like %s", (f"{dag_prefix}%",))
+        cols = [d[0] for d in cur.description]
+        rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    conn.close()
+    return rows
+
+
+def _dag_runs(own) -> list[dict]:
+    from lanhai.cluster import _pg_connect
+
+    conn = _pg_connect(own, own.cluster["postgres"]["airflow_db"])
+    with conn, conn.cursor() as cur:
+        cur.execute("select dag_id, run_id, state, start_date, end_date from dag_run")
+        cols = [d[0] for d in cur.description]
+        rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    conn.close()
+    return rows
+
+
+def _wait(what: str, done, timeout: float, own, every: float = 5):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = done()
+        if result:
+            return result
+        failed = [r for r in _dag_runs(own) if r["state"] == "failed"]
+        assert not failed, f"while waiting for {what}: failed runs {failed}; task instances: " \
+            f"{[t for t in _task_instances(own) if t['state'] not in ('success', None)]}"
+        assert time.monotonic() < deadline, f"{what} not done within {timeout:.0f} s"
+        time.sleep(every)
+
+
+@pytest.fixture(scope="module")
+def chain(cluster, config):
+    """ingest (six DAGs) -> gate -> transform -> weekly review through the scheduler, with an
+    analyst's session reading the marts while dbt writes them."""
+    from lanhai.airflow_env import chain as chain_ids
+    from lanhai.airflow_env import last_complete_week
+
+    own = cluster["config"]
+    sim = config.raw["simulator"]
+    start = date.fromisoformat(sim["start"])
+    end = start + timedelta(days=sim["days"] - 1)
+    api = Api(f"http://127.0.0.1:{cluster['port']}", cluster["password"])
+    dags = chain_ids()
+    _wait("the DAG processor to parse dags/", lambda: set(dags) <= {
+        d["dag_id"] for d in api.call("GET", "/dags?limit=100")["dags"]}, 300, own)
+    for dag_id in dags:
+        api.call("PATCH", f"/dags/{dag_id}", {"is_paused": False})
+    conf = {"interval_start": str(start), "interval_end": str(end)}
+    began = time.monotonic()
+    for dag_id in dags:
+        if dag_id.startswith("lanhai_ingest_"):
+            api.call("POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
+    timings = {}
+    _wait("the transform to start", lambda: any(
+        r["dag_id"] == "lanhai_transform" for r in _dag_runs(own)), 1800, own)
+    timings["ingest_and_gate"] = time.monotonic() - began
+    status, stop = own.data_dir / "reader.json", own.data_dir / "reader.stop"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(status), str(stop)],
+                              env={**os.environ, "LANHAI_PROFILE": PROFILE,
+                                   "LANHAI_DATA_DIR": str(own.data_dir)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait("the transform", lambda: any(
+            r["dag_id"] == "lanhai_transform" and r["state"] == "success"
+            for r in _dag_runs(own)), 1800, own)
+    finally:
+        stop.touch()
+        _, err = reader.communicate(timeout=120)
+    timings["transform"] = time.monotonic() - began - timings["ingest_and_gate"]
+    assert reader.returncode == 0, err.decode()[-3000:]
+    week = last_complete_week(end)
+    api.call("POST", "/dags/lanhai_weekly_review/dagRuns",
+             {"logical_date": None, "conf": {"week": week}})
+    _wait("the weekly review", lambda: any(
+        r["dag_id"] == "lanhai_weekly_review" and r["state"] == "success"
+        for r in _dag_runs(own)), 900, own)
+    timings["total"] = time.monotonic() - began
+    from lanhai.cluster import master_status
+
+    print(f"cluster started in {cluster['started_in']:.0f} s; chain {timings}")
+    return {"start": start, "end": end, "week": week, "timings": timings,
+            "reads": json.loads(status.read_text()) if status.exists() else [],
+            "tasks": _task_instances(own), "runs": _dag_runs(own),
+            "apps": master_status(own)}
+
+
+def test_every_dag_of_the_chain_succeeded_under_the_scheduler(chain):
+    from lanhai.airflow_env import chain as chain_ids
+
+    runs = {r["dag_id"]: r["state"] for r in chain["runs"]}
+    assert {d: runs.get(d) for d in chain_ids()} == {d: "success" for d in chain_ids()}
+    transform = [t["task_id"] for t in chain["tasks"] if t["dag_id"] == "lanhai_transform"]
+    assert {"dbt_build_staging", "dbt_build_intermediate", "dbt_build_marts"} <= set(transform)
+
+
+def _overlap(spans: list[tuple[float, float]]) -> bool:
+    spans = sorted(spans)
+    return any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))
+
+
+def test_two_spark_tasks_ran_at_the_same_time(chain):
+    ingest = [(t["start_date"].timestamp(), t["end_date"].timestamp()) for t in chain["tasks"]
+              if t["dag_id"].startswith("lanhai_ingest_") and t["task_id"] == "ingest"]
+    assert len(ingest) == 6 and _overlap(ingest), "no two ingest tasks overlapped"
+    # the master saw two applications running at once
+    apps = [(a["starttime"] / 1000, a["starttime"] / 1000 + a["duration"] / 1000)
+            for a in chain["apps"]["completedapps"]]
+    assert len(apps) >= 8 and _overlap(apps), chain["apps"]["completedapps"]
+
+
+def test_an_analyst_read_the_marts_while_dbt_wrote_them(chain):
+    [marts] = [t for t in chain["tasks"] if t["task_id"] == "dbt_build_marts"]
+    lo, hi = marts["start_date"].timestamp(), marts["end_date"].timestamp()
+    during = [r for r in chain["reads"] if lo <= r["at"] and r["done"] <= hi]
+    ok = [r for r in during if "rows" in r]
+    assert ok, f"no successful read while dbt built the marts: {chain['reads'][-5:]}"
+    errors = [r["error"] for r in chain["reads"] if "error" in r
+              and "TABLE_OR_VIEW_NOT_FOUND" not in r["error"]]
+    assert not errors, errors
+    assert all(r["rows"] > 0 for r in ok)
+
+
+def test_every_kpi_mart_equals_the_embedded_profiles(chain, cluster, spark, config):
+    own = cluster["config"]
+    names = sorted(t.name for t in spark.catalog.listTables(config.db("marts"))
+                   if t.name.startswith(("kpi_", "mart_weekly_review")) and not t.isTemporary
+                   and t.tableType != "VIEW")
+    assert len(names) > 10
+    for name in names:
+        embedded = spark.table(f"{config.db('marts')}.{name}").drop("dbt_built_at")
+        path = own.lake / f"{own.db('marts')}.db" / name
+        on_cluster = spark.read.format("delta").load(str(path)).drop("dbt_built_at")
+        assert on_cluster.count() == embedded.count(), name
+        assert on_cluster.exceptAll(embedded).count() == 0, name
+        assert embedded.exceptAll(on_cluster).count() == 0, name
+
+
+def test_the_weekly_review_was_built_on_the_cluster(chain, cluster):
+    folder = cluster["config"].path("reports") / chain["week"]
+    snapshot = json.loads((folder / "snapshot.json").read_text(encoding="utf-8"))
+    assert snapshot["status"] == "ok"
+    for lang in ("zh", "en"):
+        assert (folder / f"review-{chain['week']}.{lang}.pdf").stat().st_size > 10_000
+
+
+def test_services_listen_on_loopback_only(cluster):
+    import psutil
+
+    own_pids = set()
+    for pid in cluster["pids"].values():
+        try:
+            proc = psutil.Process(pid)
+            own_pids |= {pid, *(c.pid for c in proc.children(recursive=True))}
+        except psutil.NoSuchProcess:
+            continue
+    listening = [c for c in psutil.net_connections("inet") if c.status == "LISTEN"
+                 and c.pid in own_pids]
+    assert listening
+    assert all(c.laddr.ip in ("127.0.0.1", "::ffff:127.0.0.1") for c in listening), listening
