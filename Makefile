@@ -9,7 +9,7 @@ export SPARK_LOCAL_IP := 127.0.0.1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: setup system venv jars demo test lint unit integration bench lock clean airflow airflow-stop notebooks-clean report bench-chain bench-sim cluster-up cluster-down cluster-status
+.PHONY: setup system venv jars demo test lint unit integration bench lock clean airflow airflow-stop notebooks-clean report bench-chain bench-sim cluster-up cluster-down cluster-status test-cluster
 
 setup: system venv jars  ## everything a new machine needs
 
@@ -44,8 +44,11 @@ lint:  ## ruff for Python, sqlfluff for the dbt models
 unit:
 	$(BIN)/pytest -m "not integration" -q
 
-test: setup lint  ## lint, then every test
+test: setup lint  ## lint, then every test but the cluster's
 	$(BIN)/pytest -q
+
+test-cluster: setup  ## the cluster profile from nothing, the chain through its scheduler (slow)
+	$(BIN)/pytest -q -m cluster tests/test_cluster.py
 
 airflow: setup  ## Airflow on http://127.0.0.1:8080 (user admin; password generated or $$LANHAI_AIRFLOW_PASSWORD)
 	$(BIN)/lanhai airflow-up
@@ -65,14 +68,15 @@ cluster-status:  ## the cluster's services and running Spark applications
 # $(or) splits its arguments at commas: the default list has to come from a variable
 TWO_SCALES := small,medium
 
-bench: setup  ## simulator and ingest rows/s, dbt build, incremental vs full refresh (SCALES=small,medium)
+bench: setup  ## rows/s, dbt build, incremental vs full refresh; the whole chain embedded and on the cluster (SCALES=small,medium)
 	$(BIN)/python bench/run.py --scales $(or $(SCALES),$(TWO_SCALES))
+	$(BIN)/python bench/chain.py --scales $(or $(SCALES),$(TWO_SCALES))
 
 bench-sim: setup  ## the simulator alone: records/s, memory (SCALES=small,medium; large needs ~18 GB; DIR=folder)
 	$(BIN)/python bench/simulator.py --scales $(or $(SCALES),$(TWO_SCALES)) $(if $(DIR),--dir $(DIR))
 
-bench-chain: setup  ## the whole chain's wall time through Airflow and called directly (SCALES=small)
-	$(BIN)/python bench/chain.py --scales $(or $(SCALES),small)
+bench-chain: setup  ## the whole chain through Airflow, called directly, and on the cluster profile (SCALES=small; PROFILES=local,cluster)
+	$(BIN)/python bench/chain.py --scales $(or $(SCALES),small) $(if $(PROFILES),--profiles $(PROFILES))
 
 lock:  ## re-resolve requirements.lock from setup.cfg
 	$(UV) pip compile setup.cfg --extra dev -o requirements.lock --python-version 3.11 \

@@ -1,11 +1,16 @@
 """The whole chain's wall time, through Airflow and without it, and so Airflow's own overhead
-(`make bench-chain`, SCALES=small,medium).
+(`make bench-chain`, SCALES=small,medium), on the embedded profile and on the cluster profile.
 
 For each scale, from empty data folders (each its own catalog, in its own process): simulate
 once; run the chain through Airflow (`lanhai.airflow_env.run_chain`: each domain's ingest DAG,
 the quality gate, the dbt transform with one task per model, the weekly review; `dag.test()`
 in one process, as `make demo` does); then, on a copy of the same landing files, the same work
 called directly (ingest, the gate, `dbt build`, the report). Overhead = Airflow - direct.
+With `--profiles local,cluster` (the default), the same files also go through the cluster
+profile: PostgreSQL, a Spark master and two workers and Airflow's scheduler started from
+nothing (`lanhai.cluster`), the chain triggered through Airflow's REST API (six ingest DAGs,
+two at a time, then the gate, the transform per layer and the weekly review;
+`lanhai.scheduler.run_chain`), then everything stopped by PID.
 Results go to bench/results/chain-<timestamp>.json.
 """
 
@@ -76,8 +81,39 @@ def direct() -> dict:
     return out
 
 
-def _child(mode: str, data: Path) -> dict:
-    env = {**os.environ, "LANHAI_DATA_DIR": str(data), "LANHAI_PROFILE": "local"}
+def on_cluster() -> dict:
+    """The chain through the cluster profile's scheduler, services started and stopped here."""
+    import socket
+
+    from lanhai import airflow_env, cluster
+    from lanhai.airflow_env import last_complete_week
+    from lanhai.config import load_config
+    from lanhai.scheduler import AirflowApi, run_chain
+
+    config = load_config()
+    start, end = _interval(config)
+    os.environ["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"  # only the runs made here
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    began = time.perf_counter()
+    try:
+        cluster.up(config)
+        airflow_env.setup(config)
+        airflow_env.up(config, port, services=("api-server", "scheduler", "dag-processor"))
+        up_s = round(time.perf_counter() - began, 1)
+        api = AirflowApi(f"http://127.0.0.1:{port}", airflow_env.admin_password(config))
+        stages = run_chain(api, start, end, last_complete_week(end),
+                           progress=lambda m: print(m, file=sys.stderr, flush=True))
+        apps = cluster.master_status(config)["completedapps"]
+    finally:
+        cluster.down(config)
+    return {"cluster_up_s": up_s, **{f"cluster_{k}": v for k, v in stages.items()},
+            "cluster_spark_apps": len(apps)}
+
+
+def _child(mode: str, data: Path, profile: str = "local") -> dict:
+    env = {**os.environ, "LANHAI_DATA_DIR": str(data), "LANHAI_PROFILE": profile}
     proc = subprocess.run([sys.executable, __file__, "--mode", mode], env=env,
                           capture_output=True, text=True, check=False)
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
@@ -90,12 +126,14 @@ def _child(mode: str, data: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scales", default="small")
+    parser.add_argument("--profiles", default="local,cluster")
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.mode:
-        print("RESULT " + json.dumps(through_airflow() if args.mode == "airflow"
-                                     else direct()), flush=True)
+        run = {"airflow": through_airflow, "direct": direct, "cluster": on_cluster}[args.mode]
+        print("RESULT " + json.dumps(run()), flush=True)
         return
+    profiles = args.profiles.split(",")
     results = []
     for scale in args.scales.split(","):
         base = ROOT / "data" / "bench" / f"chain-{scale}"
@@ -106,10 +144,19 @@ def main() -> None:
                         scale, "--clean"], env=env, check=True, capture_output=True)
         for sub in ("landing", "simulator"):
             shutil.copytree(via / sub, plain / sub)
-        res = {"scale": scale, **_child("airflow", via), **_child("direct", plain)}
-        res["airflow_overhead_s"] = round(res["airflow_total_s"] - res["direct_total_s"], 1)
-        res["airflow_overhead_share"] = round(res["airflow_overhead_s"]
-                                              / res["airflow_total_s"], 3)
+            if "cluster" in profiles:
+                shutil.copytree(via / sub, base / "cluster" / sub)
+        res = {"scale": scale}
+        if "local" in profiles:
+            res.update({**_child("airflow", via), **_child("direct", plain)})
+            res["airflow_overhead_s"] = round(res["airflow_total_s"] - res["direct_total_s"], 1)
+            res["airflow_overhead_share"] = round(res["airflow_overhead_s"]
+                                                  / res["airflow_total_s"], 3)
+        if "cluster" in profiles:
+            res.update(_child("cluster", base / "cluster", profile="cluster"))
+            if "airflow_total_s" in res:
+                res["cluster_vs_embedded"] = round(res["cluster_total_s"]
+                                                   / res["airflow_total_s"], 2)
         results.append(res)
         print(json.dumps(res, indent=1), flush=True)
     out = ROOT / "bench" / "results"

@@ -24,6 +24,9 @@ from pathlib import Path
 from lanhai.config import PROJECT_ROOT, Config
 
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
+# The scheduler's and triggerer's log servers listen on every interface (Airflow hard-codes
+# the host); the API server reads the task logs from the same disk, so they are not started.
+SERVICE_ARGS = {"scheduler": ["--skip-serve-logs"], "triggerer": ["--skip-serve-logs"]}
 
 # The embedded default keeps Airflow's metadata in SQLite (WAL). The API server, scheduler,
 # DAG processor and CLI all write to it; with SQLite's default busy wait (5 s) a CLI write
@@ -152,8 +155,8 @@ def up(config: Config, port: int = 8080, timeout: float = 180, home: Path | None
     logs = Path(env["AIRFLOW_HOME"]) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     for service in services:
-        args = [airflow_bin(), service] + (["--port", str(port)] if service == "api-server"
-                                           else [])
+        args = [airflow_bin(), service, *SERVICE_ARGS.get(service, [])] + (
+            ["--port", str(port)] if service == "api-server" else [])
         out = (logs / f"{service}.out").open("ab")
         proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -29,13 +28,14 @@ import pytest
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 PROFILE = "cluster_test"
+# An analyst's session (a Spark application of its own) counting a mart every 2 s until told
+# to stop; each read is recorded with its time, or its error while the table does not exist.
 READER = """
-import json, sys, time
+import json, os, sys, time
 from lanhai.config import load_config
 from lanhai.spark import get_spark
 spark = get_spark(load_config())
 out, stop = sys.argv[1], sys.argv[2]
-import os
 reads = []
 while not os.path.exists(stop):
     began = time.time()
@@ -59,26 +59,6 @@ def _own_config(data: Path):
         return load_config(PROFILE)
     finally:
         os.environ["LANHAI_DATA_DIR"] = saved
-
-
-class Api:
-    """Airflow's REST API with the admin's bearer token."""
-
-    def __init__(self, url: str, password: str):
-        self.url = url
-        body = json.dumps({"username": "admin", "password": password}).encode()
-        req = urllib.request.Request(f"{url}/auth/token", body,
-                                     {"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            self.token = json.load(resp)["access_token"]
-
-    def call(self, method: str, path: str, payload: dict | None = None) -> dict:
-        req = urllib.request.Request(
-            f"{self.url}/api/v2{path}", json.dumps(payload).encode() if payload else None,
-            {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
-            method=method)
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return json.load(resp)
 
 
 @pytest.fixture(scope="module")
@@ -128,98 +108,42 @@ def cluster(built, config):
     shutil.rmtree(data, ignore_errors=True)
 
 
-def _task_instances(own, dag_prefix: str = "lanhai_") -> list[dict]:
-    from lanhai.cluster import _pg_connect
-
-    conn = _pg_connect(own, own.cluster["postgres"]["airflow_db"])
-    with conn, conn.cursor() as cur:
-        cur.execute("select dag_id, task_id, run_id, state, start_date, end_date from "
-                    "task_instance where dag_id like %s", (f"{dag_prefix}%",))
-        cols = [d[0] for d in cur.description]
-        rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-    conn.close()
-    return rows
-
-
-def _dag_runs(own) -> list[dict]:
-    from lanhai.cluster import _pg_connect
-
-    conn = _pg_connect(own, own.cluster["postgres"]["airflow_db"])
-    with conn, conn.cursor() as cur:
-        cur.execute("select dag_id, run_id, state, start_date, end_date from dag_run")
-        cols = [d[0] for d in cur.description]
-        rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-    conn.close()
-    return rows
-
-
-def _wait(what: str, done, timeout: float, own, every: float = 5):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = done()
-        if result:
-            return result
-        failed = [r for r in _dag_runs(own) if r["state"] == "failed"]
-        assert not failed, f"while waiting for {what}: failed runs {failed}; task instances: " \
-            f"{[t for t in _task_instances(own) if t['state'] not in ('success', None)]}"
-        assert time.monotonic() < deadline, f"{what} not done within {timeout:.0f} s"
-        time.sleep(every)
-
-
 @pytest.fixture(scope="module")
 def chain(cluster, config):
     """ingest (six DAGs) -> gate -> transform -> weekly review through the scheduler, with an
     analyst's session reading the marts while dbt writes them."""
-    from lanhai.airflow_env import chain as chain_ids
     from lanhai.airflow_env import last_complete_week
+    from lanhai.cluster import master_status
+    from lanhai.scheduler import AirflowApi, run_chain
 
     own = cluster["config"]
     sim = config.raw["simulator"]
     start = date.fromisoformat(sim["start"])
     end = start + timedelta(days=sim["days"] - 1)
-    api = Api(f"http://127.0.0.1:{cluster['port']}", cluster["password"])
-    dags = chain_ids()
-    _wait("the DAG processor to parse dags/", lambda: set(dags) <= {
-        d["dag_id"] for d in api.call("GET", "/dags?limit=100")["dags"]}, 300, own)
-    for dag_id in dags:
-        api.call("PATCH", f"/dags/{dag_id}", {"is_paused": False})
-    conf = {"interval_start": str(start), "interval_end": str(end)}
-    began = time.monotonic()
-    for dag_id in dags:
-        if dag_id.startswith("lanhai_ingest_"):
-            api.call("POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
-    timings = {}
-    _wait("the transform to start", lambda: any(
-        r["dag_id"] == "lanhai_transform" for r in _dag_runs(own)), 1800, own)
-    timings["ingest_and_gate"] = time.monotonic() - began
+    api = AirflowApi(f"http://127.0.0.1:{cluster['port']}", cluster["password"])
     status, stop = own.data_dir / "reader.json", own.data_dir / "reader.stop"
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(status), str(stop)],
-                              env={**os.environ, "LANHAI_PROFILE": PROFILE,
-                                   "LANHAI_DATA_DIR": str(own.data_dir)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _wait("the transform", lambda: any(
-            r["dag_id"] == "lanhai_transform" and r["state"] == "success"
-            for r in _dag_runs(own)), 1800, own)
-    finally:
-        stop.touch()
-        _, err = reader.communicate(timeout=120)
-    timings["transform"] = time.monotonic() - began - timings["ingest_and_gate"]
-    assert reader.returncode == 0, err.decode()[-3000:]
-    week = last_complete_week(end)
-    api.call("POST", "/dags/lanhai_weekly_review/dagRuns",
-             {"logical_date": None, "conf": {"week": week}})
-    _wait("the weekly review", lambda: any(
-        r["dag_id"] == "lanhai_weekly_review" and r["state"] == "success"
-        for r in _dag_runs(own)), 900, own)
-    timings["total"] = time.monotonic() - began
-    from lanhai.cluster import master_status
+    reader = {}
 
-    print(f"cluster started in {cluster['started_in']:.0f} s; chain {timings}")
-    return {"start": start, "end": end, "week": week, "timings": timings,
+    def start_reader():
+        reader["proc"] = subprocess.Popen(
+            [sys.executable, "-c", READER, str(status), str(stop)],
+            env={**os.environ, "LANHAI_PROFILE": PROFILE, "LANHAI_DATA_DIR": str(own.data_dir)},
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+        def stop_reader():
+            stop.touch()
+            _, err = reader["proc"].communicate(timeout=180)
+            reader["stderr"] = err.decode(errors="replace")
+
+        return stop_reader
+
+    week = last_complete_week(end)
+    seconds = run_chain(api, start, end, week, during_transform=start_reader)
+    assert reader["proc"].returncode == 0, reader["stderr"][-3000:]
+    print(f"cluster started in {cluster['started_in']:.0f} s; chain {seconds}")
+    return {"start": start, "end": end, "week": week, "seconds": seconds,
             "reads": json.loads(status.read_text()) if status.exists() else [],
-            "tasks": _task_instances(own), "runs": _dag_runs(own),
-            "apps": master_status(own)}
+            "runs": api.runs(), "tasks": api.task_instances(), "apps": master_status(own)}
 
 
 def test_every_dag_of_the_chain_succeeded_under_the_scheduler(chain):
@@ -231,13 +155,19 @@ def test_every_dag_of_the_chain_succeeded_under_the_scheduler(chain):
     assert {"dbt_build_staging", "dbt_build_intermediate", "dbt_build_marts"} <= set(transform)
 
 
+def when(value: str) -> float:
+    from lanhai.scheduler import when as seconds
+
+    return seconds(value)
+
+
 def _overlap(spans: list[tuple[float, float]]) -> bool:
     spans = sorted(spans)
     return any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))
 
 
 def test_two_spark_tasks_ran_at_the_same_time(chain):
-    ingest = [(t["start_date"].timestamp(), t["end_date"].timestamp()) for t in chain["tasks"]
+    ingest = [(when(t["start_date"]), when(t["end_date"])) for t in chain["tasks"]
               if t["dag_id"].startswith("lanhai_ingest_") and t["task_id"] == "ingest"]
     assert len(ingest) == 6 and _overlap(ingest), "no two ingest tasks overlapped"
     # the master saw two applications running at once
@@ -248,7 +178,7 @@ def test_two_spark_tasks_ran_at_the_same_time(chain):
 
 def test_an_analyst_read_the_marts_while_dbt_wrote_them(chain):
     [marts] = [t for t in chain["tasks"] if t["task_id"] == "dbt_build_marts"]
-    lo, hi = marts["start_date"].timestamp(), marts["end_date"].timestamp()
+    lo, hi = when(marts["start_date"]), when(marts["end_date"])
     during = [r for r in chain["reads"] if lo <= r["at"] and r["done"] <= hi]
     ok = [r for r in during if "rows" in r]
     assert ok, f"no successful read while dbt built the marts: {chain['reads'][-5:]}"
