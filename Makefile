@@ -48,7 +48,7 @@ test: setup lint  ## lint, then every test but the cluster's
 	$(BIN)/pytest -q
 
 test-cluster: setup  ## the cluster profile from nothing, the chain through its scheduler (slow)
-	$(BIN)/pytest -q -m cluster tests/test_cluster.py
+	$(BIN)/pytest -q -m cluster tests/test_cluster_smoke.py tests/test_cluster.py
 
 airflow: setup  ## Airflow on http://127.0.0.1:8080 (user admin; password generated or $$LANHAI_AIRFLOW_PASSWORD)
 	$(BIN)/lanhai airflow-up
@@ -68,9 +68,9 @@ cluster-status:  ## the cluster's services and running Spark applications
 # $(or) splits its arguments at commas: the default list has to come from a variable
 TWO_SCALES := small,medium
 
-bench: setup  ## rows/s, dbt build, incremental vs full refresh; the whole chain embedded and on the cluster (SCALES=small,medium)
+bench: setup  ## rows/s, dbt build, incremental vs full refresh (SCALES=small,medium); the whole chain embedded and on the cluster (CHAIN_SCALES=small)
 	$(BIN)/python bench/run.py --scales $(or $(SCALES),$(TWO_SCALES))
-	$(BIN)/python bench/chain.py --scales $(or $(SCALES),$(TWO_SCALES))
+	$(BIN)/python bench/chain.py --scales $(or $(CHAIN_SCALES),small)
 
 bench-sim: setup  ## the simulator alone: records/s, memory (SCALES=small,medium; large needs ~18 GB; DIR=folder)
 	$(BIN)/python bench/simulator.py --scales $(or $(SCALES),$(TWO_SCALES)) $(if $(DIR),--dir $(DIR))

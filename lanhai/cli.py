@@ -235,7 +235,10 @@ def cluster_status(profile: Profile = "cluster") -> None:
     from lanhai import cluster
 
     config = load_config(profile)
-    console.print(f"services: {cluster.running(config) or 'none running'}")
+    pids = cluster.running(config)
+    console.print(f"services: {pids or 'none running'}")
+    for name, ip, port in cluster.listening(pids):
+        console.print(f"  {name} listens on {ip}:{port}")
     with contextlib.suppress(OSError):
         status = cluster.master_status(config)
         console.print(f"workers alive: {status['aliveworkers']}, cores {status['coresused']}"

@@ -441,6 +441,23 @@ def master_status(config: Config) -> dict:
         return json.load(resp)
 
 
+def listening(pids: dict[str, int]) -> list[tuple[str, str, int]]:
+    """(service, address, port) of every socket the services (and their children) listen on."""
+    import psutil
+
+    owner = {}
+    for name, pid in pids.items():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc = psutil.Process(pid)
+            owner.update({p.pid: name for p in [proc, *proc.children(recursive=True)]})
+    return sorted((owner[c.pid], c.laddr.ip, c.laddr.port)
+                  for c in psutil.net_connections("inet")
+                  if c.status == psutil.CONN_LISTEN and c.pid in owner)
+
+
+LOOPBACK = ("127.0.0.1", "::ffff:127.0.0.1", "::1")
+
+
 # --- up and down ------------------------------------------------------------------------------
 def up(config: Config, progress: Callable[[str], None] = lambda _: None) -> dict[str, int]:
     """Start PostgreSQL (initdb once), the metastore schema (once), the Spark master and

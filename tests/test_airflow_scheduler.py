@@ -163,3 +163,13 @@ def test_the_scheduled_tasks_loaded_silver(airflow):
             assert "remove" not in action, "the first loads only add files"
     # simulated without defects: every FX record the simulator wrote is a clean, unique rate
     assert rows == airflow["manifest"]["records"]["fx_rates"] > 0
+
+
+def test_the_services_listen_on_loopback_only(airflow):
+    """Every socket of the API server, scheduler and DAG processor (and their children, such as
+    Airflow's log server, which binds every interface unless it is skipped) is on 127.0.0.1."""
+    from lanhai.cluster import LOOPBACK, listening
+
+    sockets = listening(airflow["pids"])
+    assert any(name == "api-server" for name, _, _ in sockets), sockets
+    assert all(ip in LOOPBACK for _, ip, _ in sockets), sockets

@@ -212,16 +212,8 @@ def test_the_weekly_review_was_built_on_the_cluster(chain, cluster):
 
 
 def test_services_listen_on_loopback_only(cluster):
-    import psutil
+    from lanhai.cluster import LOOPBACK, listening
 
-    own_pids = set()
-    for pid in cluster["pids"].values():
-        try:
-            proc = psutil.Process(pid)
-            own_pids |= {pid, *(c.pid for c in proc.children(recursive=True))}
-        except psutil.NoSuchProcess:
-            continue
-    listening = [c for c in psutil.net_connections("inet") if c.status == "LISTEN"
-                 and c.pid in own_pids]
-    assert listening
-    assert all(c.laddr.ip in ("127.0.0.1", "::ffff:127.0.0.1") for c in listening), listening
+    sockets = listening(cluster["pids"])
+    assert {name for name, _, _ in sockets} >= {"postgres", "spark-master", "api-server"}
+    assert all(ip in LOOPBACK for _, ip, _ in sockets), sockets
