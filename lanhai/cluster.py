@@ -458,6 +458,17 @@ def listening(pids: dict[str, int]) -> list[tuple[str, str, int]]:
 LOOPBACK = ("127.0.0.1", "::ffff:127.0.0.1", "::1")
 
 
+def still_running(pids: dict[str, int]) -> dict[str, int]:
+    """The services of `pids` whose process is still alive (a zombie counts as gone)."""
+    out = {}
+    for name, pid in pids.items():
+        stat = Path(f"/proc/{pid}/stat")
+        with contextlib.suppress(FileNotFoundError):
+            if stat.read_text().split(") ")[1][0] != "Z":
+                out[name] = pid
+    return out
+
+
 # --- up and down ------------------------------------------------------------------------------
 def up(config: Config, progress: Callable[[str], None] = lambda _: None) -> dict[str, int]:
     """Start PostgreSQL (initdb once), the metastore schema (once), the Spark master and

@@ -101,10 +101,7 @@ def cluster(built, config):
     yield state
     stopped = services.down(own)
     assert sorted(stopped) == sorted(pids.values()), (stopped, pids)
-    for name, pid in pids.items():
-        stat = Path(f"/proc/{pid}/stat")
-        assert not stat.exists() or stat.read_text().split(") ")[1][0] == "Z", \
-            f"{name} (pid {pid}) still running after cluster-down"
+    assert not services.still_running(pids), "still running after cluster-down"
     shutil.rmtree(data, ignore_errors=True)
 
 
