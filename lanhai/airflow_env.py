@@ -79,14 +79,12 @@ def environ(config: Config, port: int = 8080, home: Path | None = None) -> dict[
 
 def airflow_db_url_file(config: Config) -> Path:
     """The cluster profile's Airflow database URL, written once into a 0600 secrets file."""
-    from lanhai.cluster import airflow_db_url
+    from lanhai.cluster import airflow_db_url, write_private
 
     path = config.secret_path("airflow_db_url")
     url = airflow_db_url(config)
     if not path.exists() or path.read_text(encoding="utf-8").strip() != url:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(url)
+        write_private(path, url)
     return path
 
 

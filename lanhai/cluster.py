@@ -56,33 +56,32 @@ def folder(config: Config, name: str = "") -> Path:
 
 
 # --- secrets ----------------------------------------------------------------------------------
-def _secret(config: Config, name: str, make: Callable[[], str]) -> str:
-    """Read a secret of the profile, generating it once (mode 0600) if it does not exist."""
-    path = config.secret_path(name)
+def write_private(path: Path, text: str) -> Path:
+    """Write a file only its owner can read (mode 0600, its folder created 0700)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    return path
+
+
+def _secret(path: Path, make: Callable[[], str]) -> str:
+    """Read a secret, generating it once (mode 0600) if it does not exist."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.parent.chmod(0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(make())
+        write_private(path, make())
     return path.read_text(encoding="utf-8").strip()
 
 
 def metastore_password(config: Config) -> str:
     """The `lanhai` role's password (the metastore's and Airflow's database user)."""
-    return _secret(config, "postgres.password", lambda: secrets.token_urlsafe(24))
+    return _secret(config.secret_path("postgres.password"), lambda: secrets.token_urlsafe(24))
 
 
 def ensure_pii_key(config: Config) -> None:
     """Generate the profile's PII key file once, unless the key comes from the environment."""
     if os.environ.get(config.raw["pii"]["key_env"]) or config.pii_key_file is None:
         return
-    path = config.pii_key_file
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(secrets.token_hex(32))
+    _secret(config.pii_key_file, lambda: secrets.token_hex(32))
 
 
 def airflow_db_url(config: Config) -> str:
@@ -312,9 +311,7 @@ def hive_conf_dir(config: Config) -> Path:
     text = f'<?xml version="1.0"?>\n<configuration>\n{props}</configuration>\n'
     path = conf_dir / "hive-site.xml"
     if not path.exists() or path.read_text(encoding="utf-8") != text:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
+        write_private(path, text)
     return conf_dir
 
 
@@ -339,10 +336,8 @@ def init_metastore(config: Config) -> bool:
     with tempfile.TemporaryDirectory(prefix="lanhai-metastore-") as tmp:
         jdo = Path(tmp) / "package.jdo"
         jdo.write_bytes(zipfile.ZipFile(metastore_jar).read("package.jdo"))
-        props = Path(tmp) / "datanucleus.properties"
-        fd = os.open(props, os.O_WRONLY | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.writelines(f"{k}={v}\n" for k, v in metastore_settings(config).items())
+        props = write_private(Path(tmp) / "datanucleus.properties", "".join(
+            f"{k}={v}\n" for k, v in metastore_settings(config).items()))
         proc = subprocess.run(
             ["java", "-cp", f"{jars}/*:{':'.join(_jars('postgresql-'))}",
              "org.datanucleus.store.schema.SchemaTool", "-create", "-api", "JDO",
