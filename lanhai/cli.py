@@ -109,6 +109,52 @@ def dbt(ctx: typer.Context, profile: Profile = None) -> None:
 
 
 @app.command()
+def sql(
+    query: Annotated[str | None, typer.Argument(help="one SQL statement; none: an "
+                                                     "interactive session")] = None,
+    engine: Annotated[str, typer.Option(help="duckdb (no JVM, the marts' Delta files) or "
+                                             "spark (the shared catalog)")] = "duckdb",
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json (one object a "
+                                                      "line)")] = "table",
+    timer: Annotated[bool, typer.Option(help="print the query's time to stderr")] = False,
+    profile: Profile = None,
+) -> None:
+    """Query the marts in SQL (`lanhai sql "select * from kpi_gmv_weekly limit 5"`)."""
+    import sys
+
+    from lanhai import sql as fast
+
+    if engine not in fast.ENGINES or fmt not in fast.FORMATS:
+        console.print(f"[red]--engine is one of {fast.ENGINES}, --format one of "
+                      f"{fast.FORMATS}[/red]")
+        raise typer.Exit(2)
+    config = load_config(profile)
+    session = None
+    try:
+        if engine == "duckdb":
+            session = fast.FastPath(config)
+            run = session.query
+        else:
+            def run(statement):
+                return fast.spark_query(config, statement)
+        if query is None:
+            fast.interactive(run, session, fmt)
+            return
+        began = time.perf_counter()
+        result = run(query)
+        elapsed = time.perf_counter() - began
+    except Exception as err:  # the query's or the lake's fault: one clear line, exit 1
+        console.print(f"[red]{type(err).__name__}: {str(err).splitlines()[0]}[/red]")
+        raise typer.Exit(1) from err
+    finally:
+        if session is not None:
+            session.close()
+    fast.render(result, fmt)
+    if timer:
+        print(f"{engine}: {elapsed:.3f} s", file=sys.stderr)
+
+
+@app.command()
 def review(
     week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2025-W23 (default: the "
                                                   "latest complete week)")] = None,
