@@ -79,6 +79,32 @@ def test_the_gate_recorded_its_checks_and_the_marts_are_built(chain, spark, conf
     assert weeks > 70
 
 
+def test_each_week_counts_the_checks_of_the_latest_gate_run_covering_it(chain, spark, config):
+    """Counted in Python from audit.quality_results: per table, the latest run whose interval
+    reaches into the week decides it (the gate ran once over all the days, so every week of
+    the chain shows that run's checks, not only the week its interval ends in)."""
+    from collections import Counter
+
+    from lanhai.airflow_env import last_complete_week
+    from lanhai.report.data import parse_week
+
+    week = last_complete_week(chain["end"])
+    start, end = parse_week(week)
+    checks = spark.sql(f"select run_id, checked_at, table_name, success, severity from "
+                       f"{config.table('audit', 'quality_results')} where interval_start <= "
+                       f"date '{end}' and interval_end >= date '{start}'").collect()
+    latest = {}
+    for r in checks:
+        latest[r.table_name] = max(latest.get(r.table_name, (r.checked_at, r.run_id)),
+                                   (r.checked_at, r.run_id))
+    expected = Counter(r.table_name for r in checks if r.run_id == latest[r.table_name][1])
+    mart = {r.entity: r.quality_checks for r in spark.sql(
+        f"select entity, quality_checks from {config.db('marts')}.mart_data_quality_weekly "
+        f"where iso_week_label = '{week}'").collect()}
+    assert sum(expected.values()) > 100
+    assert {e: n for e, n in mart.items() if n} == dict(expected)
+
+
 @pytest.fixture(scope="module")
 def ui(chain, config):
     """The Airflow API server (UI) on the chain's metadata DB, on 127.0.0.1, stopped by PID."""

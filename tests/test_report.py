@@ -114,6 +114,24 @@ def test_chinese_chart_labels_have_their_glyphs_and_a_missing_glyph_fails():
         charts.to_svg(draw, family="DejaVu Sans")
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_count_axis_has_whole_numbers_each_once(lang):
+    import matplotlib.pyplot as plt
+
+    from lanhai.report import charts
+
+    fig, ax = plt.subplots()
+    try:
+        ax.barh([0, 1, 2], [0, 1, 3])  # three rows quarantined at most: ticks 0.5 apart
+        charts._value_axis(ax.xaxis, "count", lang)
+        fig.canvas.draw()
+        labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    finally:
+        plt.close(fig)
+    assert labels and len(labels) == len(set(labels)), labels
+    assert all(float(v) == int(v) for v in ax.get_xticks()), ax.get_xticks()
+
+
 # ---- the report of a week of `small` -------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from lanhai.report import fmt  # noqa: E402
 from lanhai.report.i18n import t, value_label  # noqa: E402
@@ -90,6 +90,14 @@ def _axis_formatter(unit: str, lang: str) -> FuncFormatter:
     return FuncFormatter(label)
 
 
+def _value_axis(axis, unit: str, lang: str) -> None:
+    """Label a value axis in the unit's style; counts get whole-number ticks only (a count
+    axis running 0 to 3 is not labelled 0 0 1 1 2 2 3)."""
+    if unit == "count":
+        axis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_major_formatter(_axis_formatter(unit, lang))
+
+
 def trends(trend_rows: list[dict], kpis: tuple[str, ...], lang: str, **kw) -> str:
     """Small multiples: each KPI's last 12 weeks at platform level, with its target."""
     by_kpi: dict[str, list[dict]] = {}
@@ -114,7 +122,7 @@ def trends(trend_rows: list[dict], kpis: tuple[str, ...], lang: str, **kw) -> st
                 ax.legend(loc="best", fontsize=7, frameon=False)
             name = points[-1]["kpi_name_zh" if lang == "zh" else "kpi_name_en"]
             ax.set_title(name, loc="left")
-            ax.yaxis.set_major_formatter(_axis_formatter(points[-1]["unit"], lang))
+            _value_axis(ax.yaxis, points[-1]["unit"], lang)
             ax.tick_params(axis="x", labelsize=6, rotation=90)
             ax.tick_params(axis="y", labelsize=7)
         fig.tight_layout()
@@ -139,7 +147,7 @@ def bars(labels: list[str], series: dict[str, list[float | None]], unit: str, la
                        label=t("target_line", lang))
         ax.set_yticks(range(len(labels)), labels)
         ax.invert_yaxis()
-        ax.xaxis.set_major_formatter(_axis_formatter(unit, lang))
+        _value_axis(ax.xaxis, unit, lang)
         ax.set_title(title, loc="left")
         if n > 1 or target is not None:
             ax.legend(loc="lower right", fontsize=7, frameon=False)

@@ -1,6 +1,7 @@
 -- Data quality per ISO week (of the landing date) and entity, for the weekly review: rows and
--- files landed, rows quarantined, late references flagged and still unresolved, the quality
--- gate's checks, and the latest data landed so far. Rules are in mart_quarantine_rules_weekly.
+-- files landed, rows quarantined, late references flagged and still unresolved, the checks
+-- of the latest quality-gate run covering the week, and the latest data landed so far. Rules
+-- are in mart_quarantine_rules_weekly.
 with landed as (
     select * from {{ ref('stg_bronze__records') }}
 ),
@@ -77,18 +78,47 @@ late_by_week as (
     group by dates.iso_week_label, late_refs.entity
 ),
 
+weeks as (
+    select distinct
+        iso_week_label,
+        week_start_date,
+        week_end_date
+    from dates
+),
+
+-- A gate run checks an interval of days (a whole backfill at once, or one day); the latest run
+-- whose interval reaches into a week decides that week (as in the report's gate verdict), so
+-- each week counts the checks of that run, not of every run whose interval ends in it.
+checks_in_weeks as (
+    select
+        weeks.iso_week_label,
+        checks.table_name as entity,
+        checks.run_id,
+        checks.is_success,
+        checks.severity,
+        max(checks.checked_at) over (
+            partition by weeks.iso_week_label, checks.table_name
+        ) as latest_checked_at,
+        max(checks.checked_at) over (
+            partition by weeks.iso_week_label, checks.table_name, checks.run_id
+        ) as run_checked_at
+    from checks
+    inner join weeks
+        on
+            checks.interval_start <= weeks.week_end_date
+            and checks.interval_end >= weeks.week_start_date
+),
+
 checks_by_week as (
     select
-        dates.iso_week_label,
-        checks.table_name as entity,
+        iso_week_label,
+        entity,
         count(*) as quality_checks,
-        count_if(not checks.is_success and checks.severity = 'critical')
-            as quality_critical_failures,
-        count_if(not checks.is_success and checks.severity <> 'critical')
-            as quality_warnings
-    from checks
-    inner join dates on checks.interval_end = dates.date_day
-    group by dates.iso_week_label, checks.table_name
+        count_if(not is_success and severity = 'critical') as quality_critical_failures,
+        count_if(not is_success and severity <> 'critical') as quality_warnings
+    from checks_in_weeks
+    where run_checked_at = latest_checked_at
+    group by iso_week_label, entity
 ),
 
 latest as (
