@@ -301,9 +301,37 @@ def dbt_manifest(profile: Profile = None) -> None:
     console.print(f"wrote {build_manifest(load_config(profile))}")
 
 
+@app.command("dbt-docs")
+def dbt_docs(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8081,
+    generate: Annotated[bool, typer.Option(help="run `dbt docs generate` first (Spark)")] = True,
+    profile: Profile = None,
+) -> None:
+    """Serve dbt's docs (lineage, every model and column) on http://127.0.0.1:PORT."""
+    import functools
+    import http.server
+
+    from lanhai.dbt import run_dbt
+
+    config = load_config(profile)
+    target = config.path("dbt") / "target"
+    if generate and not run_dbt(config, ["docs", "generate"]):
+        raise typer.Exit(1)
+    if not (target / "index.html").exists():
+        console.print(f"[red]no docs in {target}: run without --no-generate[/red]")
+        raise typer.Exit(2)
+    # what `dbt docs serve` does (static files), bound to the loopback address only
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(target))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+        console.print(f"dbt docs on http://127.0.0.1:{port} (Ctrl-C stops)")
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
+
+
 @app.command("dbt-sources")
 def dbt_sources() -> None:
-    """Regenerate dbt's generated files: _sources.yml (schemas/) and the KPI seeds (conf/)."""
+    """Regenerate the generated files: dbt's _sources.yml (schemas/), the KPI seeds and
+    docs/kpis.md (conf/targets.yaml)."""
     from lanhai.dbt import SOURCES_YML, seed_texts, sources_text
 
     SOURCES_YML.write_text(sources_text(), encoding="utf-8")
@@ -311,6 +339,10 @@ def dbt_sources() -> None:
     for path, text in seed_texts().items():
         path.write_text(text, encoding="utf-8")
         console.print(f"wrote {path}")
+    from lanhai.kpi_docs import KPI_DOCS, kpi_docs_text
+
+    KPI_DOCS.write_text(kpi_docs_text(), encoding="utf-8")
+    console.print(f"wrote {KPI_DOCS}")
 
 
 @app.command()

@@ -133,6 +133,10 @@ def load_targets(path: Path = TARGETS_YAML) -> dict[str, Any]:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     kpis, targets = raw.get("kpis") or {}, raw.get("targets") or []
     for code, k in kpis.items():
+        extra = sorted(set(k) - {"unit", "name_en", "name_zh"})
+        if extra:  # `{name_en: A, b}` in YAML's flow style makes `b` a key
+            raise ValueError(f"{path.name}: kpi {code!r} has unknown keys {extra} (a comma in "
+                             f"an unquoted name?)")
         if k.get("unit") not in UNITS:
             raise ValueError(f"{path.name}: kpi {code!r} has unit {k.get('unit')!r}, "
                              f"not one of {sorted(UNITS)}")

@@ -34,6 +34,10 @@ def test_targets_file_is_checked(tmp_path):
                    encoding="utf-8")
     with pytest.raises(ValueError, match="unknown kpi"):
         load_targets(bad)
+    bad.write_text("kpis: {gmv: {unit: cny, name_en: GMV, year on year, name_zh: GMV}}\n"
+                   "targets: []\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown keys"):
+        load_targets(bad)
 
 
 def test_bronze_lineage_view_lists_every_contract():
@@ -275,3 +279,39 @@ def test_docs_generate_documents_every_model(built, config):
     undocumented = [k for k, n in models.items() if not n["columns"]]
     assert not undocumented, undocumented
     assert set(models) <= set(catalog["nodes"]), "a model is missing from the catalog"
+
+
+def test_the_docs_are_served_on_the_loopback_address(built, config):
+    """`lanhai dbt-docs --no-generate` (after the test above generated them): the site and its
+    manifest over HTTP on 127.0.0.1, and the server gone after SIGTERM."""
+    import json
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "lanhai.cli", "dbt-docs", "--no-generate",
+                             "--port", str(port)], env=os.environ.copy(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read().decode()
+                time.sleep(0.2)
+        assert b"dbt" in page.lower()
+        manifest = json.loads(urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/manifest.json", timeout=5).read())
+        assert "model.lanhai.mart_weekly_review" in manifest["nodes"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.returncode is not None

@@ -115,3 +115,22 @@ def test_the_command_prints_csv_json_and_a_table(built, spark, config, capsys):
     out = runner.invoke(app, ["sql"], input=session)
     assert out.exit_code == 0, out.output
     assert "kpi_gmv_weekly" in out.stdout and "1 row(s)" in out.stdout
+
+
+def test_the_kpi_reference_is_generated_from_the_targets_file():
+    from lanhai.kpi_docs import KPI_DOCS, kpi_docs_text
+
+    assert KPI_DOCS.read_text(encoding="utf-8") == kpi_docs_text(), (
+        "run `lanhai dbt-sources`: docs/kpis.md is out of date with conf/targets.yaml")
+
+
+def test_every_kpis_example_query_answers_on_the_fast_path(fast):
+    from lanhai.dbt import load_targets
+    from lanhai.kpi_docs import examples
+
+    queries = examples()
+    assert set(queries) == set(load_targets()["kpis"])
+    for kpi, sql in queries.items():
+        rows = fast.query(sql).to_pylist()
+        assert rows, f"the example query of {kpi} returns nothing"
+        assert any(r["value"] is not None for r in rows), kpi
