@@ -19,6 +19,12 @@ def run_job(job: str, config: Config, entities: list[str] | None = None,
 
     if job not in JOBS:
         raise ValueError(f"unknown job {job!r}; choose one of {', '.join(JOBS)}")
+    if job in ("bronze", "ingest") and not config.landing.is_dir():
+        # a mistyped LANHAI_DATA_DIR would otherwise ingest nothing and report success
+        raise FileNotFoundError(
+            f"no landing zone at {config.landing} (data folder {config.data_dir}): "
+            f"land files there (`lanhai generate` simulates them) or point LANHAI_DATA_DIR "
+            f"at the right data folder")
     spark = get_spark(config)
     run_id = uuid.uuid4().hex[:12]
     out: dict = {"run_id": run_id}

@@ -85,7 +85,11 @@ def ingest(
         console.print(f"  {time.perf_counter() - began:6.1f} s  {layer:6s} {name:11s} "
                       f"{rows:>10,} rows")
 
-    result = run_job(job, config, entity, on_batch=on_batch)
+    try:
+        result = run_job(job, config, entity, on_batch=on_batch)
+    except FileNotFoundError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from err
     console.print(f"{job} finished in {result['seconds']} s (run {result['run_id']})")
 
 

@@ -13,6 +13,7 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = PROJECT_ROOT / "conf"
 DEFAULT_PROFILE = "local"
+MIN_KEY_LENGTH = 32  # characters of a PII key outside a demo profile (HMAC-SHA256: 32 bytes)
 
 
 class ConfigError(ValueError):
@@ -36,7 +37,11 @@ def _read_profile(name: str) -> dict[str, Any]:
         raise ConfigError(f"no profile {name!r}: {path} does not exist (profiles: {known})")
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     parent = raw.pop("extends", None)
-    return _merge(_read_profile(parent), raw) if parent else raw
+    if not parent:
+        return raw
+    # A profile is a demo profile only when it says so itself: one made for production by
+    # extending the laptop's default must not inherit the right to use the public demo key.
+    return _merge(_read_profile(parent), {"demo": False, **raw})
 
 
 @dataclass(frozen=True)
@@ -95,10 +100,18 @@ class Config:
         key only on a demo profile."""
         env = self.raw["pii"]["key_env"]
         key = os.environ.get(env)
+        where = f"${env}"
+        if not key and (path := self.pii_key_file) is not None and path.exists():
+            key, where = path.read_text(encoding="utf-8").strip(), str(path)
         if key:
+            if not self.is_demo and (len(key) < MIN_KEY_LENGTH
+                                     or key == self.raw["pii"].get("demo_key")):
+                raise ConfigError(
+                    f"profile {self.profile!r} is not a demo profile: the PII key in {where} is "
+                    f"the public demo key or shorter than {MIN_KEY_LENGTH} characters (make one "
+                    f"with `python -c 'import secrets; print(secrets.token_hex(32))'`)")
             return key.encode()
-        if (path := self.pii_key_file) is not None and path.exists():
-            return path.read_text(encoding="utf-8").strip().encode()
+        path = self.pii_key_file
         if not self.is_demo:
             where = f" or write it to {path}" if path else ""
             raise ConfigError(
@@ -120,7 +133,10 @@ def load_config(profile: str | None = None) -> Config:
     """Load conf/<profile>.yaml (default: $LANHAI_PROFILE, else local)."""
     name = profile or os.environ.get("LANHAI_PROFILE") or DEFAULT_PROFILE
     raw = _read_profile(name)
-    data_dir = Path(os.environ.get("LANHAI_DATA_DIR") or raw.get("data_dir", "data"))
+    # $LANHAI_DATA_DIR is a path typed in a shell: relative to where it was typed. The
+    # profile's data_dir is relative to the project, where the profile lives.
+    env_dir = os.environ.get("LANHAI_DATA_DIR")
+    data_dir = Path(env_dir).absolute() if env_dir else Path(raw.get("data_dir", "data"))
     if not data_dir.is_absolute():
         data_dir = PROJECT_ROOT / data_dir
     paths = {

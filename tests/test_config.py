@@ -12,8 +12,41 @@ def test_demo_key_is_refused_outside_a_demo_profile(monkeypatch):
     prod = replace(demo, raw={**demo.raw, "demo": False, "profile": "prod"})
     with pytest.raises(ConfigError, match="LANHAI_PII_KEY"):
         _ = prod.pii_key
-    monkeypatch.setenv("LANHAI_PII_KEY", "s3cret")
-    assert replace(prod).pii_key == b"s3cret"
+    strong = "k" * 31 + "!"
+    monkeypatch.setenv("LANHAI_PII_KEY", strong)
+    assert replace(prod).pii_key == strong.encode()
+    for weak in ("s", "s3cret", "k" * 31, demo.raw["pii"]["demo_key"]):
+        monkeypatch.setenv("LANHAI_PII_KEY", weak)
+        with pytest.raises(ConfigError, match="demo key or shorter than 32"):
+            _ = replace(prod).pii_key
+    monkeypatch.setenv("LANHAI_PII_KEY", "s")
+    assert replace(demo).pii_key == b"s"  # a demo profile takes any key it is given
+
+
+def test_a_profile_extending_a_demo_profile_is_not_a_demo_profile(monkeypatch, tmp_path):
+    from lanhai import config as cfg
+
+    (tmp_path / "prod.yaml").write_text("extends: local\nprofile: prod\n")
+    (tmp_path / "laptop.yaml").write_text("extends: local\nprofile: laptop\ndemo: true\n")
+    (tmp_path / "local.yaml").write_text((cfg.CONF_DIR / "local.yaml").read_text())
+    monkeypatch.setattr(cfg, "CONF_DIR", tmp_path)
+    monkeypatch.delenv("LANHAI_PII_KEY", raising=False)
+    assert load_config("local").is_demo
+    assert load_config("laptop").is_demo
+    prod = load_config("prod")
+    assert not prod.is_demo
+    with pytest.raises(ConfigError, match="not a demo profile"):
+        _ = prod.pii_key
+
+
+def test_a_relative_data_dir_is_relative_to_where_it_was_typed(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LANHAI_DATA_DIR", "lake-here")
+    assert load_config("local").data_dir == tmp_path / "lake-here"
+    monkeypatch.delenv("LANHAI_DATA_DIR")
+    from lanhai.config import PROJECT_ROOT
+
+    assert load_config("local").data_dir == PROJECT_ROOT / "data"  # the profile's: the project's
 
 
 def test_unknown_profile_names_the_known_ones():
@@ -59,3 +92,13 @@ def test_the_cluster_profile_keeps_its_secrets_out_of_spark_and_dbt_settings(mon
     assert hive_conf == str(site.parent) and any("postgresql-" in j for j in jars)
     assert site.stat().st_mode & 0o777 == 0o600 and password in site.read_text()
     assert "jdbc:postgresql://127.0.0.1:" in site.read_text()
+
+
+def test_an_ingest_into_a_data_folder_without_a_landing_zone_fails_and_says_where(
+        monkeypatch, tmp_path):
+    from lanhai.jobs.ingest import run_job
+
+    monkeypatch.setenv("LANHAI_DATA_DIR", str(tmp_path / "typo"))
+    config = load_config("test")
+    with pytest.raises(FileNotFoundError, match=r"no landing zone at .*typo/landing"):
+        run_job("ingest", config)
