@@ -229,11 +229,13 @@ class ChainFailed(RuntimeError):
     """A DAG of the chain did not succeed."""
 
 
-def run_chain(config: Config, start, end, home: Path | None = None, progress=None) -> dict:
+def run_chain(config: Config, start, end, home: Path | None = None, progress=None,
+              finished=None) -> dict:
     """Run the chain through Airflow in this process, one DAG run per stage over [start, end]
     (`dag.test()`, what `airflow dags test` does: the tasks share this process's Spark session
-    and catalog). Returns {dag_id: (state, seconds, {task_id: state})}; raises ChainFailed
-    naming the DAG and its failed tasks."""
+    and catalog). `progress(dag_id)` is called as each DAG starts, `finished(dag_id, (state,
+    seconds, tasks))` as it ends. Returns {dag_id: (state, seconds, {task_id: state})};
+    raises ChainFailed naming the DAG and its failed tasks."""
     env = environ(config, home=home)
     if "airflow.configuration" in sys.modules and \
             os.environ.get("AIRFLOW_HOME") != env["AIRFLOW_HOME"]:
@@ -262,6 +264,8 @@ def run_chain(config: Config, start, end, home: Path | None = None, progress=Non
         run = bag.get_dag(dag_id).test(run_conf=run_conf)
         tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
         results[dag_id] = (str(run.state), round(time.perf_counter() - began, 1), tasks)
+        if finished:
+            finished(dag_id, results[dag_id])
         if str(run.state) != "success":
             failed = [t for t, s in tasks.items() if s != "success"]
             raise ChainFailed(f"{dag_id} ended {run.state}: tasks not successful: {failed}")

@@ -349,6 +349,39 @@ def dbt_sources() -> None:
     console.print(f"wrote {KPI_DOCS}")
 
 
+@contextlib.contextmanager
+def logs_to_file(path):
+    """Send everything this process and the processes it starts write to stdout and stderr
+    (Airflow's task logs, dbt's, the Spark JVM's) to `path`, while the module's console keeps
+    writing to the terminal: the demo shows its stages, the log file has the rest."""
+    import os
+    import sys
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    terminal = os.fdopen(os.dup(saved[0]), "w", buffering=1, encoding="utf-8")
+    previous = console.file
+    with path.open("ab") as log, open(os.dup(log.fileno()), "w", buffering=1,
+                                       encoding="utf-8", errors="replace") as text:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        console.file = terminal
+        try:
+            with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
+                yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            console.file = previous
+            terminal.close()
+
+
 @app.command()
 def demo(
     scale: Annotated[str | None, typer.Option(help="tiny, small, medium or large")] = None,
@@ -369,6 +402,17 @@ def demo(
     params = load_manifest(config.path("simulator"))["params"]
     start = date.fromisoformat(params["start"])
     end = start + timedelta(days=int(params["days"]) - 1)
+    log = config.data_dir / "logs" / f"demo-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    console.print(f"Airflow's, dbt's and Spark's logs go to {log}")
+    try:
+        with logs_to_file(log):
+            _demo_chain(config, start, end, direct, profile, began)
+    except typer.Exit:
+        console.print(f"the logs: {log}")
+        raise
+
+
+def _demo_chain(config, start, end, direct: bool, profile, began: float) -> None:
     from lanhai.summary import print_latest_week
 
     if direct:
@@ -384,14 +428,20 @@ def demo(
 
         console.print(f"running the chain through Airflow for {start}..{end} "
                       "(one DAG run per stage, `airflow dags test` in this process)…")
+
+        def stage(dag_id):
+            console.print(f"  {time.perf_counter() - began:6.0f} s  ▶ {dag_id}")
+
+        def done(dag_id, result):
+            state, seconds, tasks = result
+            console.print(f"  {time.perf_counter() - began:6.0f} s    {state}: "
+                          f"{len(tasks)} tasks in {seconds:.0f} s")
+
         try:
-            results = run_chain(config, start, end,
-                                progress=lambda d: console.print(f"  ▶ {d}"))
+            run_chain(config, start, end, progress=stage, finished=done)
         except ChainFailed as err:
             console.print(f"[red]{err}[/red]\nsee {config.path('airflow') / 'logs'}")
             raise typer.Exit(1) from err
-        for dag_id, (state, seconds, tasks) in results.items():
-            console.print(f"  {dag_id}: {state} ({len(tasks)} tasks, {seconds:.0f} s)")
     from lanhai.airflow_env import last_complete_week
     from lanhai.spark import get_spark
 

@@ -1,0 +1,27 @@
+"""The command line's own behaviour (no Spark)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_the_demo_logs_go_to_a_file_and_its_stages_to_the_terminal(tmp_path, capfd):
+    """Inside `logs_to_file` (what `lanhai demo` runs the chain in), what the process and the
+    processes it starts print (Airflow's task logs, dbt's, the Spark JVM's) goes to the file;
+    the console's lines (the stages) still reach the terminal."""
+    from lanhai import cli
+
+    log = tmp_path / "logs" / "demo.log"
+    with cli.logs_to_file(log):
+        print("INFO - airflow.task - a task log line")
+        subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('jvm: WARN x\\n')"],
+                       check=True)
+        cli.console.print("  12 s  ▶ lanhai_quality")
+    out, err = capfd.readouterr()
+    assert "lanhai_quality" in out
+    assert "airflow.task" not in out + err and "jvm: WARN" not in out + err
+    text = log.read_text(encoding="utf-8")
+    assert "airflow.task" in text and "jvm: WARN" in text and "lanhai_quality" not in text
+    print("after")  # stdout is the terminal's again
+    assert "after" in capfd.readouterr().out
