@@ -49,6 +49,9 @@ LATE_REF_COLUMNS = ("entity string, record_key string, reference string, value s
 
 
 # --- pure transforms -----------------------------------------------------------------------
+EARLIEST = "2000-01-01"  # the earliest plausible business date or time of a record
+
+
 def _text(col: Column) -> Column:
     return col.cast("string")
 
@@ -75,11 +78,17 @@ def _field_checks(f: Field, col: Column, prefix: str = "") -> dict[str, Column]:
     if f.enum:
         checks["unknown_enum"] = ~_blank(col) & ~_text(col).isin(list(f.enum))
     typed = _cast(col, f.type)
-    if f.min is not None:
-        checks["out_of_range"] = typed < F.lit(f.min)
-    if f.max is not None:
-        rng = typed > F.lit(f.max)
-        checks["out_of_range"] = checks["out_of_range"] | rng if "out_of_range" in checks else rng
+    low, high = (F.lit(f.min) if f.min is not None else None,
+                 F.lit(f.max) if f.max is not None else None)
+    if f.type in ("timestamp", "date"):
+        # A date from year 1 or 9999 would win every later version as a record's version,
+        # and breaks Arrow readers: outside [EARLIEST, tomorrow] a date is out of range.
+        low = F.lit(EARLIEST).cast(f.type) if low is None else low
+        high = F.date_add(F.current_date(), 1).cast(f.type) if high is None else high
+    conds = [c for c in (typed < low if low is not None else None,
+                         typed > high if high is not None else None) if c is not None]
+    if conds:
+        checks["out_of_range"] = conds[0] if len(conds) == 1 else conds[0] | conds[1]
     return checks
 
 

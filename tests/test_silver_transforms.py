@@ -31,6 +31,8 @@ def test_rules_fire_in_contract_order(spark):
         ("S4", "2024-01-01", "kol", "moon", "1", "2024-01-02T00:00:00+08:00", None),
         ("S5", "2024-01-01", "kol", None, "-0.01", "2024-01-02T00:00:00+08:00", None),
         ("S6", "01/01/2024", "kol", None, "1", "2024-01-02T00:00:00+08:00", None),
+        ("S7", "9999-12-31", "kol", None, "1", "2024-01-02T00:00:00+08:00", None),
+        ("S8", "2024-01-01", "kol", None, "1", "0001-01-01T00:00:00+08:00", None),
         (None, None, None, None, None, None, "malformed: 2 fields, header has 6"),
     ]
     got = check_rules(spark.createDataFrame(rows, SPEND_COLS), c)
@@ -38,6 +40,7 @@ def test_rules_fire_in_contract_order(spark):
         [("S1", None, None), ("S2", "missing_required", "amount_cny"),
          ("S3", "unknown_enum", "channel"), ("S4", "unknown_enum", "pilot_category"),
          ("S5", "out_of_range", "amount_cny"), ("S6", "type_mismatch", "spend_date"),
+         ("S7", "out_of_range", "spend_date"), ("S8", "out_of_range", "updated_at"),
          (None, "malformed", None)],
         "spend_id string, _rule string, _rule_field string")
     assertDataFrameEqual(got.select("spend_id", "_rule", "_rule_field"), expected)
