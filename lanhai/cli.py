@@ -362,7 +362,10 @@ def logs_to_file(path):
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
     terminal = os.fdopen(os.dup(saved[0]), "w", buffering=1, encoding="utf-8")
-    previous = console.file
+    # the console's own setting, not `console.file` (which resolves an unset file to the
+    # sys.stdout of the moment: restoring that would pin the console to a stream that may be
+    # closed later, e.g. a test runner's capture)
+    previous = console._file
     with path.open("ab") as log, open(os.dup(log.fileno()), "w", buffering=1,
                                        encoding="utf-8", errors="replace") as text:
         os.dup2(log.fileno(), 1)

@@ -25,3 +25,22 @@ def test_the_demo_logs_go_to_a_file_and_its_stages_to_the_terminal(tmp_path, cap
     assert "airflow.task" in text and "jvm: WARN" in text and "lanhai_quality" not in text
     print("after")  # stdout is the terminal's again
     assert "after" in capfd.readouterr().out
+
+
+def test_after_the_demo_logs_the_console_follows_stdout_again(tmp_path):
+    """`logs_to_file` gives the console back its own setting (follow sys.stdout), not the
+    stream that was sys.stdout when it began: that one may be closed since (a test runner's
+    capture), and printing to it failed the next command."""
+    import contextlib
+    import io
+
+    from lanhai import cli
+
+    first = io.StringIO()
+    with contextlib.redirect_stdout(first), cli.logs_to_file(tmp_path / "demo.log"):
+        pass
+    first.close()
+    second = io.StringIO()
+    with contextlib.redirect_stdout(second):
+        cli.console.print("still here")
+    assert "still here" in second.getvalue()
