@@ -41,11 +41,15 @@ lint:  ## ruff for Python, sqlfluff for the dbt models
 	$(BIN)/ruff check lanhai jobs dags tests bench
 	$(BIN)/sqlfluff lint dbt_project/models
 
-unit:
-	$(BIN)/pytest -m "not integration" -q
+unit: setup  ## the fast tier: tests on their own rows, no lake, no services (under 3 minutes)
+	$(BIN)/pytest -q -m "not integration"
 
-test: setup lint  ## lint, then every test but the cluster's
-	$(BIN)/pytest -q
+# Two workers: the small lake's tests on one (the lake built once, tests in file order), the
+# rest beside them on the other (tests/conftest.py). The fast tier runs first: a broken unit
+# fails in minutes, not after the lake was built.
+test: setup lint  ## lint, the fast tier, then every other test but the cluster's
+	$(BIN)/pytest -q -m "not integration"
+	$(BIN)/pytest -q -m "integration and not cluster" -n 2 --dist loadgroup
 
 test-cluster: setup  ## the cluster profile from nothing, the chain through its scheduler (slow)
 	$(BIN)/pytest -q -m cluster tests/test_cluster_smoke.py tests/test_cluster.py

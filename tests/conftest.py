@@ -1,4 +1,9 @@
-"""Shared fixtures: one SparkSession for the whole run, and the small lake built once."""
+"""Shared fixtures: one SparkSession for the whole run, and the small lake built once.
+
+`make test` runs two pytest-xdist workers: every test that needs the small lake (or Airflow in
+this process) runs on one of them, in file order, with the lake built once; the tests that need
+neither (the scheduler's smoke run on a lake of its own, the simulator, the Spark transforms on
+their own rows) run on the other meanwhile."""
 
 from __future__ import annotations
 
@@ -10,6 +15,25 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
+
+# Test modules that need neither the small lake nor Airflow in the test process.
+BESIDE_THE_LAKE = {"test_airflow_scheduler.py", "test_bronze_transforms.py", "test_config.py",
+                   "test_conflicts.py", "test_contracts.py", "test_pii.py",
+                   "test_silver_transforms.py", "test_simulator.py"}
+
+
+LAKE_FIXTURES = {"small_lake", "built", "chain"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects: a test that needs the lake is integration
+def pytest_collection_modifyitems(config, items):
+    """Two xdist groups (`--dist loadgroup`): the lake's tests on one worker, in file order."""
+    for item in items:
+        if LAKE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+        group = "beside" if item.path.name in BESIDE_THE_LAKE else "lake"
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
@@ -45,14 +69,19 @@ def spark(config):
 
 @pytest.fixture(scope="session")
 def small_lake(config, spark):
-    """Simulate `small`, then: ingest without the late files and the last day; ingest again
-    with nothing new; build the marts (dbt run); land the late files and the last day and
-    ingest once more. Returns the manifest, each ingest run, a snapshot after each ingest, and
-    the held-back files; the marts are then one day behind (tests/test_dbt_project.py builds
-    them incrementally and checks the result against a full refresh)."""
+    """Simulate `small` and hold back the late files and the last day. Run the chain through
+    Airflow over the days that arrived (each domain's ingest DAG, the quality gate, the dbt
+    transform as Cosmos tasks, the weekly review: `dag.test()` in this process): that run is
+    both what tests/test_airflow_chain.py checks and the lake's first build, so the suite
+    ingests and builds the marts once instead of once directly and once through Airflow. Then
+    ingest again with nothing new, land the held-back files and ingest once more.
+
+    Returns the manifest, the chain's runs, the two direct ingests (`rerun`, `late_run`), a
+    snapshot after the chain and after each ingest, and the held-back files; the marts are then
+    one day behind (`built` builds them incrementally and compares with a full refresh)."""
     from datetime import date, timedelta
 
-    from lanhai.dbt import run_dbt
+    from lanhai.airflow_env import run_chain
     from lanhai.jobs.ingest import run_job
     from lanhai.simulator import simulate
 
@@ -64,7 +93,7 @@ def small_lake(config, spark):
     result = simulate(config.landing, config.path("simulator"), start=start, days=sim["days"],
                       scale="small", seed=sim["seed"], defects=sim["defects"])
     manifest = result.manifest
-    last_day = (start + timedelta(days=sim["days"] - 1)).isoformat()
+    last_day = start + timedelta(days=sim["days"] - 1)
     held_files = [f["file"] for f in manifest["late_files"]]
     held_files += [p.relative_to(config.landing).as_posix()
                    for p in sorted(config.landing.glob(f"*/*/dt={last_day}/*"))]
@@ -73,19 +102,21 @@ def small_lake(config, spark):
         dest = held / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(config.landing / rel, dest)
-    runs = [run_job("ingest", config)]
+    began = spark.sql("select current_timestamp()").first()[0]
+    home = config.data_dir / "airflow-chain"
+    end = last_day - timedelta(days=1)
+    results = run_chain(config, start, end, home=home)
+    chain = {"results": results, "start": start, "end": end, "began": began, "home": home}
     snaps = [_snapshot(spark, config)]
-    runs.append(run_job("ingest", config))
+    rerun = run_job("ingest", config)
     snaps.append(_snapshot(spark, config))
-    for command in (["seed"], ["run"]):
-        assert run_dbt(config, command), f"dbt {command[0]} (before the last day) failed"
     for rel in held_files:
         shutil.move(held / rel, config.landing / rel)
-    runs.append(run_job("ingest", config))
+    late_run = run_job("ingest", config)
     snaps.append(_snapshot(spark, config))
-    built = {"manifest": manifest, "runs": runs, "snapshots": snaps, "held_back": held_files,
-             "last_day": last_day}
-    saved.write_text(json.dumps(built, default=str))
+    lake = {"manifest": manifest, "chain": chain, "rerun": rerun, "late_run": late_run,
+            "snapshots": snaps, "held_back": held_files, "last_day": last_day}
+    saved.write_text(json.dumps(lake, default=str))
     return json.loads(saved.read_text())
 
 
@@ -117,8 +148,11 @@ def incremental_tables(spark) -> list[str]:
 @pytest.fixture(scope="session")
 def built(small_lake, spark, config):
     """The marts were built one day (and two late files) behind (conftest.small_lake). Build
-    them incrementally, keep a copy, then rebuild them with --full-refresh: the tests compare
-    the two, and check what the incremental run processed."""
+    them incrementally (`dbt build`: models and tests), keep a copy of the incremental models,
+    then rebuild those with --full-refresh: the tests compare the two, and check what the
+    incremental run processed. The marts' tables (dims, review tables) are rebuilt whole by
+    every run, so the full refresh leaves them out; int_kpi_values_weekly too, which only
+    reshapes the KPI tables compared cell by cell."""
     from lanhai.dbt import run_dbt
 
     before = {t: spark.sql(f"describe history marts.{t} limit 1").first()["version"]
@@ -131,5 +165,6 @@ def built(small_lake, spark, config):
     for t in incremental_tables(spark):
         spark.sql(f"create or replace table incremental_copy.{t} using delta as "
                   f"select * from marts.{t}")
-    assert run_dbt(config, ["run", "--full-refresh", "--select", "marts"]), "full refresh failed"
+    assert run_dbt(config, ["run", "--full-refresh", "--select",
+                            "marts,config.materialized:incremental"]), "full refresh failed"
     return {**small_lake, "history": history, "previous_build": watermarks["at"]}

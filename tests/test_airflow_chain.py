@@ -1,6 +1,7 @@
 """The chain through Airflow on the small lake: every domain's ingest DAG, the quality gate and
 the dbt transform (Cosmos), one run each over all the days that arrived (`dag.test()`, what
-`airflow dags test` does), in the test session's Spark process."""
+`airflow dags test` does), in the test session's Spark process. That run is the small lake's
+first build (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,14 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def chain(built, spark, config, tmp_path_factory):
-    from lanhai.airflow_env import run_chain
+def chain(small_lake):
+    """The chain ran as the small lake's first build (conftest.small_lake), over every day but
+    the last (held back with the late files)."""
+    from pathlib import Path
 
-    sim = config.raw["simulator"]
-    start = date.fromisoformat(sim["start"])
-    end = start + timedelta(days=sim["days"] - 1)
-    began = spark.sql("select current_timestamp()").first()[0]
-    home = tmp_path_factory.mktemp("airflow-home")
-    results = run_chain(config, start, end, home=home)
-    return {"results": results, "start": start, "end": end, "began": began, "home": home}
+    run = small_lake["chain"]
+    return {**run, "start": date.fromisoformat(run["start"]),
+            "end": date.fromisoformat(run["end"]), "home": Path(run["home"])}
 
 
 def test_every_dag_and_task_of_the_chain_succeeded(chain):

@@ -126,7 +126,7 @@ def test_schema_drift_file_is_read_by_name_and_extra_column_kept(small_lake, spa
 def test_second_run_changes_nothing(small_lake):
     first, second = small_lake["snapshots"][0], small_lake["snapshots"][1]
     assert first == second
-    silver = small_lake["runs"][1]["silver"]
+    silver = small_lake["rerun"]["silver"]
     assert all(r.get("landed", 0) == 0 for r in silver)
 
 
