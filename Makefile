@@ -44,12 +44,22 @@ lint:  ## ruff for Python, sqlfluff for the dbt models
 unit: setup  ## the fast tier: tests on their own rows, no lake, no services (under 3 minutes)
 	$(BIN)/pytest -q -m "not integration"
 
-# Two workers: the small lake's tests on one (the lake built once, tests in file order), the
-# rest beside them on the other (tests/conftest.py). The fast tier runs first: a broken unit
-# fails in minutes, not after the lake was built.
+# The integration tests in two processes side by side: the small lake's (built once, its tests
+# in file order) and the scheduler's smoke test (a lake and an Airflow of its own, mostly waiting
+# on the scheduler); the second one's output follows the first's. The fast tier runs first: a
+# broken unit fails in minutes, not after the lake was built.
+BESIDE := tests/test_airflow_scheduler.py
+
 test: setup lint  ## lint, the fast tier, then every other test but the cluster's
 	$(BIN)/pytest -q -m "not integration"
-	$(BIN)/pytest -q -m "integration and not cluster" -n 2 --dist loadgroup
+	@mkdir -p data/logs; \
+	$(BIN)/pytest -q -m "integration and not cluster" $(BESIDE) > data/logs/test-beside.log 2>&1 & \
+	beside=$$!; \
+	$(BIN)/pytest -q -m "integration and not cluster" $(addprefix --ignore=,$(BESIDE)); lake=$$?; \
+	wait $$beside; other=$$?; \
+	echo "--- $(BESIDE) (run beside the lake's tests; data/logs/test-beside.log)"; \
+	cat data/logs/test-beside.log; \
+	test $$lake -eq 0 && test $$other -eq 0
 
 test-cluster: setup  ## the cluster profile from nothing, the chain through its scheduler (slow)
 	$(BIN)/pytest -q -m cluster tests/test_cluster_smoke.py tests/test_cluster.py
