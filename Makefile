@@ -45,10 +45,11 @@ unit: setup  ## the fast tier: tests on their own rows, no lake, no services (un
 	$(BIN)/pytest -q -m "not integration"
 
 # The integration tests in two processes side by side: the small lake's (built once, its tests
-# in file order) and the scheduler's smoke test (a lake and an Airflow of its own, mostly waiting
-# on the scheduler); the second one's output follows the first's. The fast tier runs first: a
+# in file order), and the scheduler's smoke test (a lake and an Airflow of its own, mostly
+# waiting on the scheduler) with the Delta conflict tests (tables of their own); the second
+# one's output follows the first's. The fast tier runs first: a
 # broken unit fails in minutes, not after the lake was built.
-BESIDE := tests/test_airflow_scheduler.py
+BESIDE := tests/test_airflow_scheduler.py tests/test_conflicts.py
 
 test: setup lint  ## lint, the fast tier, then every other test but the cluster's
 	$(BIN)/pytest -q -m "not integration"

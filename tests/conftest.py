@@ -140,18 +140,19 @@ def incremental_tables(spark) -> list[str]:
 
 @pytest.fixture(scope="session")
 def built(small_lake, spark, config):
-    """The marts were built one day (and two late files) behind (conftest.small_lake). Build
-    them incrementally (`dbt build`: models and tests), keep a copy of the incremental models,
-    then rebuild those with --full-refresh: the tests compare the two, and check what the
-    incremental run processed. The marts' tables (dims, review tables) are rebuilt whole by
-    every run, so the full refresh leaves them out; int_kpi_values_weekly too, which only
-    reshapes the KPI tables compared cell by cell."""
+    """The marts were built one day (and the late shipments files) behind (small_lake). Build
+    them incrementally with `dbt run` (the tests ran on the chain's build, a `dbt build` per
+    model, and the incremental models are compared here cell by cell with a full refresh),
+    keep a copy of the incremental models, then rebuild those with --full-refresh: the tests
+    compare the two, and check what the incremental run processed. The marts' tables (dims,
+    review tables) are rebuilt whole by every run, so the full refresh leaves them out;
+    int_kpi_values_weekly too, which only reshapes the KPI tables compared cell by cell."""
     from lanhai.dbt import run_dbt
 
     before = {t: spark.sql(f"describe history marts.{t} limit 1").first()["version"]
               for t in incremental_tables(spark)}
     watermarks = spark.sql("select max(dbt_built_at) as at from marts.kpi_gmv_weekly").first()
-    assert run_dbt(config, ["build"]), "incremental dbt build failed: see data/dbt/logs"
+    assert run_dbt(config, ["run"]), "incremental dbt run failed: see data/dbt/logs"
     history = {t: spark.sql(f"describe history marts.{t}").where(
         f"version > {before[t]}").collect() for t in incremental_tables(spark)}
     spark.sql("create database if not exists incremental_copy")

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+# Two threads racing real Delta commits (tens of seconds on 2 cores): not the fast tier's
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def table(spark, config):
