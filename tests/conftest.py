@@ -1,9 +1,7 @@
 """Shared fixtures: one SparkSession for the whole run, and the small lake built once.
 
-`make test` runs the integration tests in two pytest processes side by side (Makefile): one
-builds the small lake once and runs every test that reads it, in file order; the other runs the
-scheduler's smoke test, on a lake and an Airflow of its own. A test that uses a lake fixture is
-an integration test, whatever its marks, so the fast tier (`make unit`) never builds a lake."""
+A test that uses a lake fixture is an integration test, whatever its marks, so the fast tier
+(`make unit`, run first by `make test`) never builds a lake."""
 
 from __future__ import annotations
 
