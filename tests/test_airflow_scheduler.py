@@ -106,7 +106,7 @@ def test_a_backfill_runs_under_the_scheduler_and_every_run_succeeds(airflow):
         time.sleep(10)
         made = _airflow(own, *create, check=False)
     assert made.returncode == 0, f"backfill create exited {made.returncode}:\n{made.stderr[-3000:]}"
-    # a hang guard, not a timing: beside the lake's tests each task's JVM gets half the cores
+    # a hang guard, not a timing: on a loaded machine each task's JVM starts slowly
     deadline = time.monotonic() + 2400
     while True:
         runs = _runs(own)
