@@ -48,8 +48,7 @@ unit: setup  ## the fast tier: tests on their own rows, no lake, no services (un
 # integration tests then run in one process, the small lake built once (tests/conftest.py).
 # (The scheduler's smoke test is not run beside them: its Airflow on SQLite, with the lake's
 # Spark on the same two cores, lost its scheduler to database-lock errors in two of two runs.)
-test: setup lint  ## lint, the fast tier, then every other test but the cluster's
-	$(BIN)/pytest -q -m "not integration"
+test: setup lint unit  ## lint, the fast tier, then every other test but the cluster's
 	$(BIN)/pytest -q -m "integration and not cluster"
 
 test-cluster: setup  ## the cluster profile from nothing, the chain through its scheduler (slow)

@@ -58,8 +58,8 @@ def spark(config):
 
 @pytest.fixture(scope="session")
 def small_lake(config, spark):
-    """Simulate `small` and hold back the late files and the last day. Run the chain through
-    Airflow over the days that arrived (each domain's ingest DAG, the quality gate, the dbt
+    """Simulate `small` and hold back the late shipments files and the last day. Run the chain
+    through Airflow over the days that arrived (each domain's ingest DAG, the quality gate, the dbt
     transform as Cosmos tasks, the weekly review: `dag.test()` in this process): that run is
     both what tests/test_airflow_chain.py checks and the lake's first build, so the suite
     ingests and builds the marts once instead of once directly and once through Airflow. Then

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def chain(small_lake):
     """The chain ran as the small lake's first build (conftest.small_lake), over every day but
-    the last (held back with the late files)."""
+    the last (held back with the late shipments files)."""
     from pathlib import Path
 
     run = small_lake["chain"]

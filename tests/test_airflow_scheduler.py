@@ -100,8 +100,9 @@ def test_a_backfill_runs_under_the_scheduler_and_every_run_succeeds(airflow):
     create = ["backfill", "create", "--dag-id", DAG, "--from-date", first.isoformat(),
               "--to-date", last.isoformat(), "--max-active-runs", "1"]
     made = _airflow(own, *create, check=False)
-    for _ in range(4):  # SQLite busy past its 60 s timeout (the scheduler's writes, a loaded
-        if not (made.returncode and "database is locked" in made.stderr):  # machine): again
+    # SQLite busy past its 60 s timeout (the scheduler writes too; a loaded machine): again
+    for _ in range(4):
+        if not (made.returncode and "database is locked" in made.stderr):
             break
         time.sleep(10)
         made = _airflow(own, *create, check=False)
