@@ -206,28 +206,14 @@ its deadline (`quality.freshness_days`).
                 yield Metadata(silver_asset(t), interval_extra(start, end,
                                                                rows=landed.get(t, 0)))
 
-        @task(pool=SPARK_POOL, trigger_rule="all_done")
+        @task(trigger_rule="all_done")
         def freshness(**context):
+            """No Spark and no slot of the pool: delta-rs reads bronze (lanhai/freshness.py)."""
             from lanhai.config import load_config
-            from lanhai.quality.gate import settings
-            from lanhai.spark import get_spark
+            from lanhai.freshness import late_entities
 
-            config = load_config()
-            spark = get_spark(config)
             _, end = interval_of(context)
-            rules = settings(config)
-            late = []
-            for e in entities:
-                deadline = rules["freshness_days_by_entity"].get(e, rules["freshness_days"])
-                if deadline is None:  # a reference feed that only sends changes
-                    continue
-                table = config.table("bronze", e)
-                if not spark.catalog.tableExists(table):
-                    late.append((e, None))
-                    continue
-                latest = spark.sql(f"select max(_dt) from {table}").first()[0]
-                if end and (latest is None or latest < end - timedelta(days=deadline)):
-                    late.append((e, latest))
+            late = late_entities(load_config(), entities, end) if end else []
             if late:
                 msg = "; ".join(f"{e}: latest landing {d or 'none'}" for e, d in late)
                 from airflow.exceptions import AirflowFailException

@@ -80,7 +80,8 @@ def test_every_dag_is_documented_owned_tagged_and_retried(parsed, dag_id):
 def test_spark_tasks_share_the_one_slot_pool(parsed):
     for dag_id, d in parsed["dags"].items():
         for task_id, pool in d["tasks"].items():
-            if task_id in ("interval", "wait_for_marts"):  # no Spark
+            if task_id in ("interval", "wait_for_marts", "freshness"):  # no Spark
+                assert pool != "spark", (dag_id, task_id)
                 continue
             assert pool == "spark", (dag_id, task_id)
 
