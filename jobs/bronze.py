@@ -10,11 +10,20 @@ Schema drift policy: CSV columns and JSON fields are read by name, never by posi
 the contract does not know are kept in `_rescued_data` (a JSON object, PII patterns masked).
 A CSV row whose field count differs from its header is `malformed`. A Parquet file whose
 columns differ from the contract is quarantined whole (every row `malformed`).
+
+Every landed file is ingested, quarantined or reported (`landing_inventory`): the extension is
+matched in any case (`.JSON` is read); a name starting with `.` or `_` (Spark's hidden files:
+uploads in progress, `_SUCCESS` markers) or with another extension is not read and is reported
+as skipped, with why, on every run until it is renamed or removed; a symbolic link (to a file
+or a folder) is never followed: the file is quarantined whole as `malformed` with the reason,
+and nothing from outside the landing zone is read.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +36,8 @@ from pyspark.sql import types as T
 from lanhai.config import Config
 from lanhai.contracts import Contract, contracts
 from lanhai.pii import mask_col, token_col
+
+log = logging.getLogger(__name__)
 
 MAX_CSV_FIELDS = 64
 # Landing order: reference data first, so that silver resolves references where it can.
@@ -115,9 +126,16 @@ def shape_records(parsed: DataFrame, c: Contract, pii_key: bytes) -> DataFrame:
     )
 
 
+def local_path(uri: Column) -> Column:
+    """A file's URI as Spark lists it (`file:/a%20b.csv`) as the name on disk (`file:/a b.csv`):
+    percent-escapes decoded, and a `+` kept (url_decode alone would make it a space)."""
+    return F.url_decode(F.replace(uri, F.lit("+"), F.lit("%2B")))
+
+
 def add_lineage(df: DataFrame, landing_uri: str, batch_id: int, run_id: str) -> DataFrame:
-    """Add the lineage columns: file (relative to landing), line, landing date, batch, time."""
-    rel = F.regexp_replace("path", "^" + landing_uri.rstrip("/") + "/", "")
+    """Add the lineage columns: file (relative to landing, as named on disk), line, landing
+    date, batch, time."""
+    rel = F.regexp_replace(local_path(F.col("path")), "^" + landing_uri.rstrip("/") + "/", "")
     return df.select(
         *[c for c in df.columns if c not in ("path", "line_no")],
         rel.alias("_source_file"),
@@ -148,9 +166,53 @@ def parquet_file_problems(paths: list[str], c: Contract) -> dict[str, str]:
     return problems
 
 
+def extension_glob(fmt: str) -> str:
+    """`*.json` in any case (`*.[jJ][sS][oO][nN]`): a feed that writes `.JSON` is still read."""
+    return "*." + "".join(f"[{ch.lower()}{ch.upper()}]" if ch.isalpha() else ch for ch in fmt)
+
+
+def landing_inventory(source: Path, c: Contract) -> tuple[list[dict], list[str], list[str]]:
+    """Walk an entity's landing folder without following links; return the files the stream
+    does not read (`{"file", "reason"}`, relative to `source`), and the symbolic links to files
+    and to folders (absolute paths), which the stream would follow and bronze refuses."""
+    skipped, file_links, dir_links = [], [], []
+    suffix = f".{c.format}"
+    for folder, dirs, files in os.walk(source, followlinks=False):
+        here = Path(folder)
+        for d in list(dirs):
+            if (here / d).is_symlink():
+                dir_links.append(str(here / d))
+                dirs.remove(d)
+        for name in sorted(files):
+            path = here / name
+            rel = path.relative_to(source).as_posix()
+            hidden = [part for part in path.relative_to(source).parts if part[:1] in "._"]
+            if hidden:
+                skipped.append({"file": rel, "reason": f"hidden name ({hidden[0]!r} starts with "
+                                                      f"'.' or '_'): not read"})
+            elif not name.lower().endswith(suffix):
+                skipped.append({"file": rel, "reason": f"not a {suffix} file: not read"})
+            elif path.is_symlink():
+                file_links.append(str(path))
+    return skipped, file_links, dir_links
+
+
+def refused_rows(spark: SparkSession, c: Contract, paths: list[str]) -> DataFrame:
+    """One bronze row per refused file (a symbolic link): no content read, `_parse_error` and
+    `_raw` say why, so silver quarantines the file whole as `malformed`."""
+    reason = "refused: a symbolic link, not followed (nothing outside the landing zone is read)"
+    types = parquet_schema(c) if c.format == "parquet" else None
+    cols = [F.lit(None).cast("string" if types is None or f.pii else types[f.name].dataType)
+            .alias(f.name) for f in c.fields]
+    return spark.createDataFrame([(p,) for p in paths], "path string").select(
+        *cols, F.lit(None).cast("string").alias("_rescued_data"),
+        F.lit(reason).alias("_parse_error"), F.lit(reason).alias("_raw"), "path",
+        F.lit(None).cast("long").alias("line_no"))
+
+
 def _stream(spark: SparkSession, c: Contract, source: Path) -> DataFrame:
     reader = spark.readStream.option("recursiveFileLookup", "true").option(
-        "pathGlobFilter", f"*.{c.format}")
+        "pathGlobFilter", extension_glob(c.format))
     reader = reader.option("maxFilesPerTrigger", 1000)
     if c.format == "parquet":
         df = reader.schema(parquet_schema(c)).format("parquet").load(str(source))
@@ -199,13 +261,36 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
             results.append({"entity": c.entity, "files": 0, "rows": 0, "skipped": "no landing"})
             continue
         checkpoint = config.path("checkpoints") / "bronze" / c.entity
-        stats = {"entity": c.entity, "files": 0, "rows": 0, "malformed": 0}
+        skipped, file_links, dir_links = landing_inventory(source, c)
+        for s in skipped:
+            log.warning("bronze %s: skipped landing/%s/%s: %s", c.entity, c.landing_subdir,
+                        s["file"], s["reason"])
+        stats = {"entity": c.entity, "files": 0, "rows": 0, "malformed": 0,
+                 "skipped_files": skipped, "refused": 0}
         app_id = _app_id(checkpoint, f"bronze-{c.entity}")
+        links = (file_links, dir_links)
 
         def process(batch: DataFrame, batch_id: int, c=c, table=table, stats=stats,
-                    app_id=app_id) -> None:
+                    app_id=app_id, links=links) -> None:
+            refused = []
+            files, dirs = links
+            if files or dirs:
+                name = F.regexp_replace(local_path(F.col("path")), "^file:", "")
+                cond = name.isin(files) if files else F.lit(False)
+                for d in dirs:
+                    cond = cond | name.startswith(d.rstrip("/") + "/")
+                refused = [r.path for r in batch.where(cond).select("path").distinct().collect()]
+                batch = batch.where(~cond)
             out = bronze_batch(batch, c, pii_key=config.pii_key, landing_uri=landing_uri,
-                               batch_id=batch_id, run_id=run_id).persist()
+                               batch_id=batch_id, run_id=run_id)
+            if refused:
+                for p in refused:
+                    log.warning("bronze %s: refused %s: a symbolic link is never followed",
+                                c.entity, p)
+                stats["refused"] += len(refused)
+                out = out.unionByName(add_lineage(refused_rows(spark, c, refused), landing_uri,
+                                                  batch_id, run_id))
+            out = out.persist()
             counts = out.agg(F.count(F.lit(1)).alias("rows"),
                              F.count("_parse_error").alias("malformed"),
                              F.countDistinct("_source_file").alias("files")).first()

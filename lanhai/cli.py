@@ -90,6 +90,12 @@ def ingest(
     except FileNotFoundError as err:
         console.print(f"[red]{err}[/red]")
         raise typer.Exit(2) from err
+    for r in result.get("bronze", []):
+        for s in r.get("skipped_files", []):
+            console.print(f"[yellow]skipped[/yellow] {r['entity']}: {s['file']}: {s['reason']}")
+        if r.get("refused"):
+            console.print(f"[yellow]refused[/yellow] {r['entity']}: {r['refused']} symbolic "
+                          f"link(s), quarantined whole (`lanhai summary`)")
     console.print(f"{job} finished in {result['seconds']} s (run {result['run_id']})")
 
 
