@@ -61,10 +61,13 @@ def ordered_contracts(entities: list[str] | None = None) -> list[Contract]:
 def split_lines(files: DataFrame) -> DataFrame:
     """One row per file (`path`, `value`) -> one row per non-empty line with its line number."""
     exploded = files.select("path", F.posexplode(F.split("value", "\n")).alias("pos", "line"))
+    line = F.regexp_replace("line", "\r$", "")
+    # a UTF-8 byte-order mark opens some editors' files: it is not part of the first name
+    line = F.when(F.col("pos") == 0, F.regexp_replace(line, "^\ufeff", "")).otherwise(line)
     return exploded.select(
         "path",
         (F.col("pos") + 1).alias("line_no"),
-        F.regexp_replace("line", "\r$", "").alias("line"),
+        line.alias("line"),
     ).where(F.col("line") != "")
 
 
@@ -78,21 +81,37 @@ def _csv_fields(line: Column) -> Column:
     return F.struct(values.alias("values"), count.alias("n"))
 
 
-def parse_csv(lines: DataFrame) -> DataFrame:
-    """Lines of CSV files -> one row per data line with a name->value map (by the header)."""
+def parse_csv(lines: DataFrame, known: list[str] | None = None) -> DataFrame:
+    """Lines of CSV files -> one row per data line with a name->value map (by the header).
+
+    A file whose header repeats a name, or (given the contract's names, `known`) names none of
+    them (a file without a header), is malformed whole, its first line included: no record of
+    it is lost, and it never stops the files around it."""
     with_fields = lines.withColumn("f", _csv_fields(F.col("line")))
+    header = F.slice("f.values", 1, F.col("f.n"))
+    repeated = (F.size(F.array_distinct(header)) < F.size(header),
+                F.lit("malformed: the header repeats a column name"))
+    if known:  # a file without a header: its first line names none of the contract's columns
+        names = F.array(*[F.lit(n) for n in known])
+        bad = F.when(F.size(F.array_intersect(header, names)) == 0,
+                     F.lit("malformed: no header (the first line names none of the "
+                           "contract's columns)")).when(*repeated)
+    else:
+        bad = F.when(*repeated)
     headers = with_fields.where("line_no = 1").select(
-        "path", F.slice("f.values", 1, F.col("f.n")).alias("header"))
-    data = with_fields.where("line_no > 1").join(F.broadcast(headers), "path")
+        "path", header.alias("header"), bad.alias("_bad_header"))
+    data = with_fields.join(F.broadcast(headers), "path").where(
+        (F.col("line_no") > 1) | F.col("_bad_header").isNotNull())
     n_header = F.size("header")
     values = F.transform(F.slice("f.values", 1, n_header),
                          lambda v: F.when(v == "", None).otherwise(v))
-    ok = F.col("f.n") == n_header
+    ok = (F.col("f.n") == n_header) & F.col("_bad_header").isNull()
     return data.select(
         "path", "line_no", "line",
         F.when(ok, F.map_from_arrays("header", values)).alias("record"),
-        F.when(~ok, F.concat(F.lit("malformed: "), F.col("f.n").cast("string"),
-                             F.lit(" fields, header has "), n_header.cast("string")))
+        F.coalesce("_bad_header", F.when(
+            ~ok, F.concat(F.lit("malformed: "), F.col("f.n").cast("string"),
+                          F.lit(" fields, header has "), n_header.cast("string"))))
         .alias("_parse_error"),
     )
 
@@ -241,7 +260,11 @@ def bronze_batch(batch: DataFrame, c: Contract, *, pii_key: bytes, landing_uri: 
             F.to_json(F.struct(*c.names)))))
     else:
         lines = split_lines(batch)
-        parsed = parse_csv(lines) if c.format == "csv" else parse_jsonl(lines)
+        parsed = parse_csv(lines, c.names) if c.format == "csv" else parse_jsonl(lines)
+        # the text source decodes bytes that are not UTF-8 as U+FFFD: such a line is not what
+        # the source sent, and is quarantined rather than loaded with replacement characters
+        parsed = parsed.withColumn("_parse_error", F.coalesce("_parse_error", F.when(
+            F.instr("line", "\ufffd") > 0, F.lit("malformed: not valid UTF-8"))))
         df = shape_records(parsed, c, pii_key)
     return add_lineage(df, landing_uri, batch_id, run_id)
 

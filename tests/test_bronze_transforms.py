@@ -62,3 +62,32 @@ def test_shape_records_tokenises_pii_rescues_unknown_fields_and_masks_raw(spark)
     assert out[2]._rescued_data == '{"wechat_id":"[PHONE]"}'
     assert out[3]._raw == "U2,[PHONE],[ID_CARD]"
     assert out[3].phone is None
+
+
+def test_a_byte_order_mark_does_not_break_the_first_line(spark):
+    """(Spark's CSV parser drops a leading BOM itself; JSON's does not.)"""
+    files = spark.createDataFrame([("f", '\ufeff{"a": "1"}\n{"a": "2"}\n')],
+                                  "path string, value string")
+    rows = parse_jsonl(split_lines(files)).orderBy("line_no").collect()
+    assert [(r.record, r._parse_error) for r in rows] == [({"a": "1"}, None), ({"a": "2"}, None)]
+
+
+def test_a_header_that_repeats_a_name_makes_the_file_malformed_not_the_run(spark):
+    lines = spark.createDataFrame(
+        [("f", 1, "a,b,a"), ("f", 2, "1,2,3"), ("g", 1, "a,b"), ("g", 2, "4,5")],
+        "path string, line_no int, line string")
+    rows = {(r.path, r.line_no): r for r in parse_csv(lines).collect()}
+    assert rows[("g", 2)].record == {"a": "4", "b": "5"} and rows[("g", 2)]._parse_error is None
+    for line in (1, 2):  # the whole file, its header line included
+        assert rows[("f", line)].record is None
+        assert rows[("f", line)]._parse_error == "malformed: the header repeats a column name"
+
+
+def test_a_file_without_a_header_is_malformed_with_its_first_line(spark):
+    lines = spark.createDataFrame(
+        [("f", 1, "2024-01-02,USD,false,false"), ("f", 2, "2024-01-03,EUR,true,false")],
+        "path string, line_no int, line string")
+    rows = sorted(parse_csv(lines, ["rate_date", "currency"]).collect(), key=lambda r: r.line_no)
+    assert [r.line_no for r in rows] == [1, 2]
+    assert all(r.record is None and r._parse_error.startswith("malformed: no header")
+               for r in rows)

@@ -49,10 +49,17 @@ def landed(spark, config, tmp_path_factory):
         "dt=2024-01-03/_SUCCESS": "",
         "dt=2024-01-03/notes.txt": "rates from the treasury\n",
         "dt=2024-01-04/a b+c.csv": HEADER + _rate("2024-01-04", "EUR", "7.67"),
+        "dt=2024-01-06/bom.csv": "\ufeff" + HEADER + _rate("2024-01-06", "USD", "7.10"),
+        "dt=2024-01-06/repeated.csv": HEADER.replace("published_at", "currency")
+        + _rate("2024-01-06", "KRW", "0.005"),
+        "dt=2024-01-06/no-header.csv": _rate("2024-01-06", "HKD", "0.91")
+        + _rate("2024-01-07", "HKD", "0.92"),
     }
     for rel, text in files.items():
         (fx / rel).parent.mkdir(parents=True, exist_ok=True)
         (fx / rel).write_text(text, encoding="utf-8")
+    (fx / "dt=2024-01-06" / "latin1.csv").write_bytes(
+        (HEADER + "2024-01-06,EUR,7.8,2024-01-06T09:15:00+08:00 caf\xe9\n").encode("latin-1"))
     (fx / "dt=2024-01-04" / "link.csv").symlink_to(outside / "secret.csv")
     (fx / "dt=2024-01-05").symlink_to(outside / "folder", target_is_directory=True)
     try:
@@ -75,7 +82,9 @@ def test_lineage_names_the_files_as_they_are_on_disk(landed, spark):
                      "fx/fx_rates/dt=2024-01-03/RATES.CSV",
                      "fx/fx_rates/dt=2024-01-04/a b+c.csv",
                      "fx/fx_rates/dt=2024-01-04/link.csv",
-                     "fx/fx_rates/dt=2024-01-05/x.csv"}
+                     "fx/fx_rates/dt=2024-01-05/x.csv",
+                     *(f"fx/fx_rates/dt=2024-01-06/{n}.csv"
+                       for n in ("bom", "repeated", "no-header", "latin1"))}
     for name in names - {n for n in names if "link" in n or "01-05" in n}:
         assert (own.landing / name).is_file(), name
 
@@ -121,4 +130,23 @@ def test_silver_holds_exactly_the_readable_files_rates(landed, spark):
     got = sorted((str(r.rate_date), r.currency) for r in
                  spark.table(own.table("silver", "fx_rates")).collect())
     assert got == [("2024-01-02", "EUR"), ("2024-01-02", "USD"), ("2024-01-03", "USD"),
-                   ("2024-01-04", "EUR")]
+                   ("2024-01-04", "EUR"), ("2024-01-06", "USD")]  # 01-06: the BOM file's
+
+
+@pytest.mark.parametrize(("name", "lines", "reason"), [
+    ("repeated", [1, 2], "malformed: the header repeats a column name"),
+    ("no-header", [1, 2], "malformed: no header"),
+    ("latin1", [2], "malformed: not valid UTF-8"),
+])
+def test_a_file_the_feed_got_wrong_is_quarantined_with_its_reason(landed, spark, name, lines,
+                                                                  reason):
+    """Every line of the file, named by file and line; the run went on (the BOM file landed)."""
+    own = landed["config"]
+    file = f"fx/fx_rates/dt=2024-01-06/{name}.csv"
+    bronze = _bronze(spark, own).where(f"_source_file = '{file}'").collect()
+    assert sorted(r._line for r in bronze) == lines
+    assert all(r._parse_error.startswith(reason) for r in bronze)
+    quarantined = spark.table(own.table("quarantine", "records")).where(
+        f"source_file = '{file}'").collect()
+    assert sorted(q.line for q in quarantined) == lines
+    assert all(q.rule == "malformed" for q in quarantined)
