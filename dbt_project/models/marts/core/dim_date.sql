@@ -1,5 +1,12 @@
-with days as (
-    select explode(sequence(to_date('2023-01-01'), to_date('2027-12-31'))) as date_day
+-- The calendar covers the plan's years and whatever the data holds beyond them
+-- (int_calendar_bounds), in whole ISO weeks.
+with bounds as (
+    select * from {{ ref('int_calendar_bounds') }}
+),
+
+days as (
+    select explode(sequence(first_day, last_day)) as date_day
+    from bounds
 ),
 
 festivals as (
