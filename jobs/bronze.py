@@ -36,6 +36,7 @@ from pyspark.sql import types as T
 from lanhai.config import Config
 from lanhai.contracts import Contract, contracts
 from lanhai.pii import mask_col, token_col
+from lanhai.spark import adopt_orphan
 
 log = logging.getLogger(__name__)
 
@@ -317,6 +318,7 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
             counts = out.agg(F.count(F.lit(1)).alias("rows"),
                              F.count("_parse_error").alias("malformed"),
                              F.countDistinct("_source_file").alias("files")).first()
+            adopt_orphan(spark, table)  # a crash between a first commit and the catalog
             (out.write.format("delta").mode("append")
              .option("txnAppId", app_id()).option("txnVersion", batch_id)
              .saveAsTable(table))

@@ -35,6 +35,7 @@ from lanhai.contracts import Contract, Field
 from lanhai.jobs.bronze import _app_id, ordered_contracts, run_available_now
 from lanhai.pii import mask_col
 from lanhai.quality import QUALITY_RESULTS_COLUMNS
+from lanhai.spark import ensure_table
 
 LINEAGE = ["_source_file", "_line", "_rescued_data"]
 AUDIT_COLUMNS = ("run_id string, layer string, entity string, batch_id long, started_at "
@@ -265,7 +266,7 @@ def quarantine_rows(bad: DataFrame, c: Contract) -> DataFrame:
 
 # --- the job -------------------------------------------------------------------------------
 def _ensure_table(spark: SparkSession, name: str, ddl: str) -> None:
-    spark.sql(f"create table if not exists {name} ({ddl}) using delta")
+    ensure_table(spark, name, ddl)
 
 
 def _silver_ddl(df: DataFrame) -> str:

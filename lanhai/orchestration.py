@@ -129,8 +129,10 @@ def record_run(spark, config, context, task_id: str, status: str, rows: int | No
     unless the task says otherwise, e.g. the week a weekly review covers)."""
     from pyspark.sql import functions as F
 
+    from lanhai.spark import ensure_table
+
     table = config.table("audit", "pipeline_runs")
-    spark.sql(f"create table if not exists {table} ({PIPELINE_RUNS_COLUMNS}) using delta")
+    ensure_table(spark, table, PIPELINE_RUNS_COLUMNS)
     start, end = interval or interval_of(context)
     ti = context.get("task_instance")
     row = [(getattr(ti, "dag_id", None), context.get("run_id"), task_id, start, end, status,

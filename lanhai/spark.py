@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lanhai.config import PROJECT_ROOT, Config
+
+_log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -205,3 +208,44 @@ def register_lake_tables(spark: SparkSession, config: Config) -> list[str]:
                       f"location '{table_dir.as_posix()}'")
             names.append(name)
     return names
+
+
+def adopt_orphan(spark: SparkSession, table: str) -> bool:
+    """Register a Delta table the catalog lost in a crash; return True if it did.
+
+    Creating a Delta table is two steps: Delta's first commit in the table's folder, then the
+    catalog's entry. A process killed between them leaves a folder the catalog does not know,
+    and every later write to the table failed with DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION
+    until someone deleted the folder by hand. Here the folder is registered as the table (over
+    its location): what it committed is kept, and the batch that wrote it, replayed with the
+    same `txnAppId`/`txnVersion`, is skipped by Delta, so nothing is lost or written twice. A
+    folder with no commit at all (killed inside the first commit) held nothing: it is removed.
+    """
+    if spark.catalog.tableExists(table):
+        return False
+    db, name = table.split(".")
+    if not spark.catalog.databaseExists(db):
+        return False
+    root = spark.catalog.getDatabase(db).locationUri.rstrip("/")
+    jvm = spark._jvm
+    folder = jvm.org.apache.hadoop.fs.Path(f"{root}/{name}")
+    fs = folder.getFileSystem(spark._jsc.hadoopConfiguration())
+    if not fs.exists(folder):
+        return False
+    log_dir = jvm.org.apache.hadoop.fs.Path(f"{root}/{name}/_delta_log")
+    commits = [s.getPath().getName() for s in fs.listStatus(log_dir)] if fs.exists(log_dir) \
+        else []
+    if not any(n.endswith(".json") and n[:20].isdigit() for n in commits):
+        fs.delete(folder, True)
+        _log.warning("removed %s: a folder for table %s without a Delta commit", folder, table)
+        return False
+    spark.sql(f"create table {table} using delta location '{root}/{name}'")
+    _log.warning("adopted %s: its folder held Delta commits the catalog did not know (a run "
+                 "killed while creating it); registered over %s/%s", table, root, name)
+    return True
+
+
+def ensure_table(spark: SparkSession, table: str, ddl: str) -> None:
+    """`create table if not exists` (Delta) that survives a crash of an earlier create."""
+    adopt_orphan(spark, table)
+    spark.sql(f"create table if not exists {table} ({ddl}) using delta")

@@ -344,8 +344,10 @@ def _build_docs(context) -> str | None:
 
 
 def _record(spark: SparkSession, config: Config, rows: list[dict]) -> None:
+    from lanhai.spark import ensure_table
+
     table = config.table("audit", "quality_results")
-    spark.sql(f"create table if not exists {table} ({QUALITY_RESULTS_COLUMNS}) using delta")
+    ensure_table(spark, table, QUALITY_RESULTS_COLUMNS)
     if not rows:
         return
     names = [c.split()[0] for c in QUALITY_RESULTS_COLUMNS.split(", ")]
