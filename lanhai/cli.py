@@ -340,8 +340,8 @@ def dbt_docs(
 
 @app.command("dbt-sources")
 def dbt_sources() -> None:
-    """Regenerate the generated files: dbt's _sources.yml (schemas/), the KPI seeds and
-    docs/kpis.md (conf/targets.yaml)."""
+    """Regenerate the generated files: dbt's _sources.yml (schemas/), the KPI seeds,
+    docs/kpis.md (conf/targets.yaml) and docs/data-dictionary.md (schemas/, dbt's yml)."""
     from lanhai.dbt import SOURCES_YML, seed_texts, sources_text
 
     SOURCES_YML.write_text(sources_text(), encoding="utf-8")
@@ -353,6 +353,10 @@ def dbt_sources() -> None:
 
     KPI_DOCS.write_text(kpi_docs_text(), encoding="utf-8")
     console.print(f"wrote {KPI_DOCS}")
+    from lanhai.dictionary import DICTIONARY, dictionary_text
+
+    DICTIONARY.write_text(dictionary_text(), encoding="utf-8")
+    console.print(f"wrote {DICTIONARY}")
 
 
 @contextlib.contextmanager

@@ -316,3 +316,23 @@ def test_the_docs_are_served_on_the_loopback_address(built, config):
         proc.wait(timeout=30)
     with pytest.raises(OSError):  # stopped by its PID: nothing answers on the port any more
         urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+
+
+def test_the_data_dictionary_is_generated_and_explains_every_model_and_field():
+    """docs/data-dictionary.md is what `lanhai dbt-sources` writes from the contracts and the
+    models' yml; every model has a section with a description, every contract field a row."""
+    from lanhai.contracts import contracts
+    from lanhai.dbt import DBT_DIR
+    from lanhai.dictionary import DICTIONARY, dictionary_text
+
+    text = dictionary_text()
+    assert DICTIONARY.read_text(encoding="utf-8") == text, "run `lanhai dbt-sources`"
+    sections = {s.split("`")[1].split(".")[1]: s for s in text.split("\n### ")[1:]}
+    for sql in (DBT_DIR / "models").rglob("*.sql"):
+        assert sql.stem in sections, f"{sql.stem} is not in the dictionary"
+        description = sections[sql.stem].split("\n\n")[1]
+        assert len(description) > 20, f"{sql.stem} has no description"
+    for c in contracts().values():
+        section = sections[c.entity]
+        for f in c.fields:
+            assert f"| `{f.name}` | {f.type} |" in section, (c.entity, f.name)
