@@ -8,7 +8,9 @@ Each entity streams its bronze table's new rows (`availableNow`, checkpointed). 
 2. versions: of the rows with one key, the greatest `version` wins; a repeat of a (key,
    version) already seen (earlier file or line, already in silver, or an older version sent
    again after a newer one arrived: found in bronze) is a duplicate; an older version is
-   superseded;
+   superseded; a record with the key and version of an earlier one (in the batch, or in
+   silver) but other content is a `conflict`: quarantined, the first one kept (the contract
+   fields decide; for orders, not the items, which silver keeps in order_items);
 3. MERGE on the key (only newer versions update);
 4. entities with `history: true` also keep every version in `silver.<entity>_history`;
 5. references that are not there yet are flagged in `audit.late_references`, not quarantined;
@@ -159,32 +161,49 @@ def typed(df: DataFrame, c: Contract) -> DataFrame:
     return df.select(*cols, *extra, *LINEAGE, "_batch_id", "_run_id")
 
 
+def content_hash(c: Contract, columns: list[str]) -> Column:
+    """A digest of a typed record's contract fields (nested items aside; of those in `columns`):
+    two copies of a (key, version) with different digests are a conflict, not a duplicate."""
+    names = [f.name for f in c.fields if not f.is_nested and f.name in columns]
+    return F.sha2(F.to_json(F.struct(*names)), 256)
+
+
 def classify_versions(df: DataFrame, c: Contract) -> DataFrame:
     """Add `_outcome`: `winner` (latest version of its key in the batch), `duplicate` (a repeat
-    of a key and version already seen at an earlier file or line) or `superseded`."""
+    of a key and version already seen at an earlier file or line), `conflict` (such a repeat
+    with other content) or `superseded`."""
     key = list(c.key)
     first_seen = Window.partitionBy(*key, c.version).orderBy("_source_file", "_line")
     per_key = Window.partitionBy(*key)
     return (
-        df.withColumn("_copy", F.row_number().over(first_seen))
+        df.withColumn("_content", content_hash(c, df.columns))
+        .withColumn("_copy", F.row_number().over(first_seen))
+        .withColumn("_first_content", F.first("_content").over(first_seen))
         .withColumn("_latest", F.max(c.version).over(per_key))
-        .withColumn("_outcome", F.when(F.col("_copy") > 1, "duplicate")
+        .withColumn("_outcome", F.when((F.col("_copy") > 1)
+                                       & (F.col("_content") != F.col("_first_content")),
+                                       "conflict")
+                    .when(F.col("_copy") > 1, "duplicate")
                     .when(F.col(c.version) < F.col("_latest"), "superseded")
                     .otherwise("winner"))
-        .drop("_copy", "_latest")
+        .drop("_copy", "_latest", "_first_content", "_content")
     )
 
 
 def against_target(winners: DataFrame, target: DataFrame, c: Contract) -> DataFrame:
-    """Set `_outcome` of batch winners against silver: insert, update, duplicate, superseded."""
-    t = target.select(*c.key, F.col(c.version).alias("_target_version"))
+    """Set `_outcome` of batch winners against silver: insert, update, duplicate (the version
+    silver has, same content), conflict (the version silver has, other content), superseded."""
+    t = target.select(*c.key, F.col(c.version).alias("_target_version"),
+                      content_hash(c, target.columns).alias("_target_content"))
     return winners.join(t, list(c.key), "left").withColumn(
         "_outcome",
         F.when(F.col("_target_version").isNull(), "insert")
         .when(F.col(c.version) > F.col("_target_version"), "update")
+        .when((F.col(c.version) == F.col("_target_version"))
+              & (content_hash(c, target.columns) != F.col("_target_content")), "conflict")
         .when(F.col(c.version) == F.col("_target_version"), "duplicate")
         .otherwise("superseded"),
-    ).drop("_target_version")
+    ).drop("_target_version", "_target_content")
 
 
 def repeats_of_seen(stale: DataFrame, bronze: DataFrame, c: Contract) -> DataFrame:
@@ -254,7 +273,9 @@ def order_items(orders: DataFrame, c: Contract) -> DataFrame:
 
 def quarantine_rows(bad: DataFrame, c: Contract) -> DataFrame:
     """Shape rule-breaking rows for the quarantine table (raw text masked)."""
-    raw = F.coalesce(F.col("_raw"), F.to_json(F.struct(*[F.col(n) for n in c.names])))
+    # (rows that reach quarantine after typing have no nested text field: the rest is their raw)
+    raw = F.coalesce(F.col("_raw"), F.to_json(F.struct(*[F.col(n) for n in c.names
+                                                         if n in bad.columns])))
     key = _key_json(c)
     return bad.select(
         F.lit(c.entity).alias("entity"), F.col("_rule").alias("rule"),
@@ -399,8 +420,24 @@ def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: Data
         "superseded": counts.get("superseded", 0),
         "late_references": late, "inserted": 0, "updated": 0,
     }
+    conflicts = counts.get("conflict", 0)
+    stats["quarantined"] += conflicts
     if stats["quarantined"]:
-        (quarantine_rows(bad, c)
+        to_quarantine = bad
+        if conflicts:
+            conflicting = (losers.where("_outcome = 'conflict'")
+                           .unionByName(winners.where("_outcome = 'conflict'")
+                                        .drop("_missing_refs"), allowMissingColumns=True))
+            to_quarantine = quarantine_rows(bad, c).unionByName(quarantine_rows(
+                conflicting.withColumns({
+                    "_rule": F.lit("conflict"), "_rule_field": F.lit(c.version),
+                    "_raw": F.concat(F.lit("same key and version as an earlier record, other "
+                                           "content: "),
+                                     F.to_json(F.struct(*[f.name for f in c.fields
+                                                          if not f.is_nested])))}), c))
+        else:
+            to_quarantine = quarantine_rows(bad, c)
+        (to_quarantine
          .withColumns({"run_id": F.lit(run_id), "quarantined_at": F.current_timestamp()})
          .write.format("delta").mode("append").option("txnAppId", app_id + "-quarantine")
          .option("txnVersion", batch_id).saveAsTable(config.table("quarantine", "records")))
@@ -437,7 +474,8 @@ def _keep_versions(spark: SparkSession, table: str, good: DataFrame, c: Contract
     Superseded versions are history too (a registration and a move in one catch-up batch), so
     the SCD2 dimensions built from this table do not depend on how often the job ran.
     """
-    rows = (good.where("_outcome <> 'duplicate'").drop("_outcome", "_items_text")
+    rows = (good.where("_outcome not in ('duplicate', 'conflict')")
+            .drop("_outcome", "_items_text")
             .withColumn("_silver_loaded_at", F.current_timestamp()))
     if not spark.catalog.tableExists(table):
         _ensure_table(spark, table, _silver_ddl(rows))

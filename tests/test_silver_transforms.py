@@ -162,3 +162,32 @@ def test_an_old_version_sent_again_after_a_newer_one_is_a_repeat_of_what_bronze_
     ).withColumns({"updated_at": F.lit(v1).cast("timestamp"), "_batch_id": F.lit(2).cast("long")})
     got = repeats_of_seen(stale, bronze, c).select("spend_id")
     assertDataFrameEqual(got, spark.createDataFrame([("S1",), ("S4",)], "spend_id string"))
+
+
+def test_a_repeat_with_other_content_is_a_conflict_not_a_duplicate(spark):
+    c = contract("spend")
+    rows = [
+        ("A", "2024-01-03T00:00:00+08:00", "100.00", "f1", 1),
+        ("A", "2024-01-03T00:00:00+08:00", "100.00", "f2", 1),  # the same record again
+        ("A", "2024-01-03T00:00:00+08:00", "999.00", "f3", 1),  # same version, other amount
+    ]
+    df = spark.createDataFrame(rows, "spend_id string, updated_at string, amount_cny string, "
+                                     "_source_file string, _line int").withColumns({
+        "updated_at": F.to_timestamp("updated_at"), "amount_cny": F.col("amount_cny")
+        .cast("decimal(18,2)")})
+    got = {r._source_file: r._outcome for r in classify_versions(df, c).collect()}
+    assert got == {"f1": "winner", "f2": "duplicate", "f3": "conflict"}
+
+
+def test_silvers_version_with_other_content_is_a_conflict(spark):
+    from lanhai.jobs.silver import against_target
+
+    c = contract("spend")
+    schema = "spend_id string, updated_at timestamp, amount_cny decimal(18,2)"
+    at = dt.datetime(2024, 1, 3)
+    target = spark.createDataFrame([("A", at, Decimal("100.00")), ("B", at, Decimal("5.00"))],
+                                   schema)
+    batch = spark.createDataFrame([("A", at, Decimal("100.00")), ("B", at, Decimal("6.00")),
+                                   ("C", at, Decimal("1.00"))], schema)
+    got = {r.spend_id: r._outcome for r in against_target(batch, target, c).collect()}
+    assert got == {"A": "duplicate", "B": "conflict", "C": "insert"}

@@ -52,6 +52,8 @@ def landed(spark, config, tmp_path_factory):
         "dt=2024-01-06/bom.csv": "\ufeff" + HEADER + _rate("2024-01-06", "USD", "7.10"),
         "dt=2024-01-06/repeated.csv": HEADER.replace("published_at", "currency")
         + _rate("2024-01-06", "KRW", "0.005"),
+        "dt=2024-01-07/resent.csv": HEADER + _rate("2024-01-02", "USD", "7.05")
+        + _rate("2024-01-02", "EUR", "7.99"),  # a copy, and the same version with another rate
         "dt=2024-01-06/no-header.csv": _rate("2024-01-06", "HKD", "0.91")
         + _rate("2024-01-07", "HKD", "0.92"),
     }
@@ -84,7 +86,8 @@ def test_lineage_names_the_files_as_they_are_on_disk(landed, spark):
                      "fx/fx_rates/dt=2024-01-04/link.csv",
                      "fx/fx_rates/dt=2024-01-05/x.csv",
                      *(f"fx/fx_rates/dt=2024-01-06/{n}.csv"
-                       for n in ("bom", "repeated", "no-header", "latin1"))}
+                       for n in ("bom", "repeated", "no-header", "latin1")),
+                     "fx/fx_rates/dt=2024-01-07/resent.csv"}
     for name in names - {n for n in names if "link" in n or "01-05" in n}:
         assert (own.landing / name).is_file(), name
 
@@ -150,3 +153,20 @@ def test_a_file_the_feed_got_wrong_is_quarantined_with_its_reason(landed, spark,
         f"source_file = '{file}'").collect()
     assert sorted(q.line for q in quarantined) == lines
     assert all(q.rule == "malformed" for q in quarantined)
+
+
+def test_the_same_version_with_other_content_is_quarantined_as_a_conflict(landed, spark):
+    """The first record of a (key, version) stays; a copy is a duplicate; a record with that
+    key and version but another rate is a conflict, quarantined, and the accounting adds up."""
+    own = landed["config"]
+    [eur] = spark.table(own.table("silver", "fx_rates")).where(
+        "rate_date = '2024-01-02' and currency = 'EUR'").collect()
+    assert str(eur.cny_per_unit) == "7.660000"
+    [q] = spark.table(own.table("quarantine", "records")).where(
+        "source_file = 'fx/fx_rates/dt=2024-01-07/resent.csv'").collect()
+    assert (q.rule, q.field, q.line) == ("conflict", "published_at", 3)
+    assert "7.99" in q.raw
+    [silver] = landed["first"]["silver"]
+    assert silver["duplicates"] == 1
+    assert silver["landed"] == (silver["inserted"] + silver["updated"] + silver["superseded"]
+                                + silver["duplicates"] + silver["quarantined"])
