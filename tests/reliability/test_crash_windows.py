@@ -9,19 +9,18 @@ written twice, the row accounting unchanged."""
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 
 import pytest
+from reliability_lake import LAYERS, scratch_lake
 
 pytestmark = pytest.mark.integration
 
-DBS = ("bronze", "silver", "quarantine", "audit")
 HEADER = "rate_date,currency,cny_per_unit,published_at\n"
 
 
 def _tables(spark, own) -> dict[str, list]:
     out = {}
-    for layer in DBS:
+    for layer in LAYERS:
         for t in spark.catalog.listTables(own.db(layer)):
             if not t.isTemporary:
                 df = spark.table(f"{own.db(layer)}.{t.name}")
@@ -34,40 +33,34 @@ def _tables(spark, own) -> dict[str, list]:
 
 @pytest.fixture(scope="module")
 def crashed(spark, config, tmp_path_factory):
+    root = tmp_path_factory.mktemp("crash-window")
+    with scratch_lake(spark, config, root, "crash") as own:
+        yield _crash_and_rerun(spark, own, root)
+
+
+def _crash_and_rerun(spark, own, root) -> dict:
     from lanhai.jobs.ingest import run_job
 
-    root = tmp_path_factory.mktemp("crash-window")
-    dbs = {**config.raw["databases"], **{layer: f"crash_{layer}" for layer in DBS}}
-    own = replace(config, raw={**config.raw, "databases": dbs},
-                  paths={**config.paths, "landing": root / "landing",
-                         "checkpoints": root / "checkpoints"})
-    for layer in DBS:
-        spark.sql(f"drop database if exists {own.db(layer)} cascade")
-        spark.sql(f"create database {own.db(layer)}")
     day = own.landing / "fx" / "fx_rates" / "dt=2024-01-02"
     day.mkdir(parents=True)
     (day / "part-00000.csv").write_text(
         HEADER + "2024-01-02,USD,7.05,2024-01-02T09:15:00+08:00\n"
         "2024-01-02,EUR,7.66,2024-01-02T09:15:00+08:00\n"
         "2024-01-02,XXX,1.00,2024-01-02T09:15:00+08:00\n")  # one quarantined row
-    try:
-        first = run_job("ingest", own, ["fx_rates"])
-        before = _tables(spark, own)
-        kept = root / "kept"
-        for name in before:  # the catalog forgets each table; its folder stays
-            layer, table = name.split(".")
-            folder = own.lake / f"{own.db(layer)}.db" / table
-            shutil.copytree(folder, kept / name)
-            spark.sql(f"drop table {own.db(layer)}.{table}")
-            shutil.copytree(kept / name, folder)
-        for commits in (own.path("checkpoints")).glob("*/*/commits"):
-            shutil.rmtree(commits)  # no batch recorded as done: each one runs again
-        again = run_job("ingest", own, ["fx_rates"])
-        yield {"config": own, "first": first, "again": again, "before": before,
-               "after": _tables(spark, own)}
-    finally:
-        for layer in DBS:
-            spark.sql(f"drop database if exists {own.db(layer)} cascade")
+    first = run_job("ingest", own, ["fx_rates"])
+    before = _tables(spark, own)
+    kept = root / "kept"
+    for name in before:  # the catalog forgets each table; its folder stays
+        layer, table = name.split(".")
+        folder = own.lake / f"{own.db(layer)}.db" / table
+        shutil.copytree(folder, kept / name)
+        spark.sql(f"drop table {own.db(layer)}.{table}")
+        shutil.copytree(kept / name, folder)
+    for commits in (own.path("checkpoints")).glob("*/*/commits"):
+        shutil.rmtree(commits)  # no batch recorded as done: each one runs again
+    again = run_job("ingest", own, ["fx_rates"])
+    return {"config": own, "first": first, "again": again, "before": before,
+            "after": _tables(spark, own)}
 
 
 def test_the_next_run_adopts_every_orphaned_table(crashed):

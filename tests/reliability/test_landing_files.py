@@ -8,13 +8,11 @@ A landing zone of its own, ingested into databases of its own (one entity, a few
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
+from reliability_lake import scratch_lake
 
 pytestmark = pytest.mark.integration
 
-DBS = ("bronze", "silver", "quarantine", "audit")
 HEADER = "rate_date,currency,cny_per_unit,published_at\n"
 SECRET = "OUTSIDE-THE-LANDING-ZONE"
 
@@ -25,17 +23,15 @@ def _rate(day: str, currency: str, rate: str) -> str:
 
 @pytest.fixture(scope="module")
 def landed(spark, config, tmp_path_factory):
-    """Land the files, ingest twice (the second run with nothing new); drop the databases."""
+    """Land the files, ingest twice (the second run with nothing new)."""
+    root = tmp_path_factory.mktemp("landing-files")
+    with scratch_lake(spark, config, root, "rel") as own:
+        yield _land_and_ingest(own, root)
+
+
+def _land_and_ingest(own, root) -> dict:
     from lanhai.jobs.ingest import run_job
 
-    root = tmp_path_factory.mktemp("landing-files")
-    dbs = {**config.raw["databases"], **{layer: f"rel_{layer}" for layer in DBS}}
-    own = replace(config, raw={**config.raw, "databases": dbs},
-                  paths={**config.paths, "landing": root / "landing",
-                         "checkpoints": root / "checkpoints"})
-    for layer in DBS:
-        spark.sql(f"drop database if exists {own.db(layer)} cascade")
-        spark.sql(f"create database {own.db(layer)}")
     fx = own.landing / "fx" / "fx_rates"
     outside = root / "outside"
     (outside / "folder").mkdir(parents=True)
@@ -64,13 +60,9 @@ def landed(spark, config, tmp_path_factory):
         (HEADER + "2024-01-06,EUR,7.8,2024-01-06T09:15:00+08:00 caf\xe9\n").encode("latin-1"))
     (fx / "dt=2024-01-04" / "link.csv").symlink_to(outside / "secret.csv")
     (fx / "dt=2024-01-05").symlink_to(outside / "folder", target_is_directory=True)
-    try:
-        first = run_job("ingest", own, ["fx_rates"])
-        second = run_job("ingest", own, ["fx_rates"])
-        yield {"config": own, "first": first, "second": second}
-    finally:
-        for layer in DBS:
-            spark.sql(f"drop database if exists {own.db(layer)} cascade")
+    first = run_job("ingest", own, ["fx_rates"])
+    second = run_job("ingest", own, ["fx_rates"])
+    return {"config": own, "first": first, "second": second}
 
 
 def _bronze(spark, own):

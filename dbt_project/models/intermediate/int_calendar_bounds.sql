@@ -5,13 +5,8 @@
 -- calendar week (customers count from their first paid order).
 with data_bounds as (
     select
-        min(created_at) as first_at,
-        max(created_at) as last_at
-    from {{ ref('stg_transaction__orders') }}
-    union all
-    select
-        min(paid_at) as first_at,
-        max(paid_at) as last_at
+        least(min(created_at), min(paid_at)) as first_at,
+        greatest(max(created_at), max(paid_at)) as last_at
     from {{ ref('stg_transaction__orders') }}
     union all
     select
