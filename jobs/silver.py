@@ -161,11 +161,11 @@ def typed(df: DataFrame, c: Contract) -> DataFrame:
     return df.select(*cols, *extra, *LINEAGE, "_batch_id", "_run_id")
 
 
-def content_hash(c: Contract, columns: list[str]) -> Column:
-    """A digest of a typed record's contract fields (nested items aside; of those in `columns`):
-    two copies of a (key, version) with different digests are a conflict, not a duplicate."""
-    names = [f.name for f in c.fields if not f.is_nested and f.name in columns]
-    return F.sha2(F.to_json(F.struct(*names)), 256)
+def content(c: Contract, columns: list[str]) -> Column:
+    """A typed record's contract fields (nested items aside; those in `columns`) as one struct:
+    two copies of a (key, version) whose contents differ are a conflict, not a duplicate.
+    (Structs compare field by field, a null equal to a null; no hashing on every row.)"""
+    return F.struct(*[f.name for f in c.fields if not f.is_nested and f.name in columns])
 
 
 def classify_versions(df: DataFrame, c: Contract) -> DataFrame:
@@ -175,18 +175,17 @@ def classify_versions(df: DataFrame, c: Contract) -> DataFrame:
     key = list(c.key)
     first_seen = Window.partitionBy(*key, c.version).orderBy("_source_file", "_line")
     per_key = Window.partitionBy(*key)
+    own = content(c, df.columns)
     return (
-        df.withColumn("_content", content_hash(c, df.columns))
-        .withColumn("_copy", F.row_number().over(first_seen))
-        .withColumn("_first_content", F.first("_content").over(first_seen))
+        df.withColumn("_copy", F.row_number().over(first_seen))
+        .withColumn("_first_content", F.first(own).over(first_seen))
         .withColumn("_latest", F.max(c.version).over(per_key))
         .withColumn("_outcome", F.when((F.col("_copy") > 1)
-                                       & (F.col("_content") != F.col("_first_content")),
-                                       "conflict")
+                                       & ~own.eqNullSafe(F.col("_first_content")), "conflict")
                     .when(F.col("_copy") > 1, "duplicate")
                     .when(F.col(c.version) < F.col("_latest"), "superseded")
                     .otherwise("winner"))
-        .drop("_copy", "_latest", "_first_content", "_content")
+        .drop("_copy", "_latest", "_first_content")
     )
 
 
@@ -194,13 +193,13 @@ def against_target(winners: DataFrame, target: DataFrame, c: Contract) -> DataFr
     """Set `_outcome` of batch winners against silver: insert, update, duplicate (the version
     silver has, same content), conflict (the version silver has, other content), superseded."""
     t = target.select(*c.key, F.col(c.version).alias("_target_version"),
-                      content_hash(c, target.columns).alias("_target_content"))
+                      content(c, target.columns).alias("_target_content"))
     return winners.join(t, list(c.key), "left").withColumn(
         "_outcome",
         F.when(F.col("_target_version").isNull(), "insert")
         .when(F.col(c.version) > F.col("_target_version"), "update")
         .when((F.col(c.version) == F.col("_target_version"))
-              & (content_hash(c, target.columns) != F.col("_target_content")), "conflict")
+              & ~content(c, target.columns).eqNullSafe(F.col("_target_content")), "conflict")
         .when(F.col(c.version) == F.col("_target_version"), "duplicate")
         .otherwise("superseded"),
     ).drop("_target_version", "_target_content")

@@ -170,13 +170,17 @@ def test_a_repeat_with_other_content_is_a_conflict_not_a_duplicate(spark):
         ("A", "2024-01-03T00:00:00+08:00", "100.00", "f1", 1),
         ("A", "2024-01-03T00:00:00+08:00", "100.00", "f2", 1),  # the same record again
         ("A", "2024-01-03T00:00:00+08:00", "999.00", "f3", 1),  # same version, other amount
+        ("B", "2024-01-03T00:00:00+08:00", None, "f1", 2),
+        ("B", "2024-01-03T00:00:00+08:00", None, "f4", 1),  # a null equals a null: a copy
+        ("B", "2024-01-03T00:00:00+08:00", "1.00", "f5", 1),  # a value where it had none
     ]
     df = spark.createDataFrame(rows, "spend_id string, updated_at string, amount_cny string, "
                                      "_source_file string, _line int").withColumns({
         "updated_at": F.to_timestamp("updated_at"), "amount_cny": F.col("amount_cny")
         .cast("decimal(18,2)")})
-    got = {r._source_file: r._outcome for r in classify_versions(df, c).collect()}
-    assert got == {"f1": "winner", "f2": "duplicate", "f3": "conflict"}
+    got = {(r.spend_id, r._source_file): r._outcome for r in classify_versions(df, c).collect()}
+    assert got == {("A", "f1"): "winner", ("A", "f2"): "duplicate", ("A", "f3"): "conflict",
+                   ("B", "f1"): "winner", ("B", "f4"): "duplicate", ("B", "f5"): "conflict"}
 
 
 def test_silvers_version_with_other_content_is_a_conflict(spark):
