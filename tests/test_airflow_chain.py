@@ -168,6 +168,31 @@ def test_after_login_the_ui_lists_the_dags_and_shows_a_successful_run(ui, tmp_pa
         browser.close()
 
 
+def test_repeated_failed_logins_are_throttled(ui):
+    """After five wrong passwords from one address (the login test above made one), its logins
+    are refused with 429, the right password included (lanhai/airflow_plugin.py)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    url, password = ui
+
+    def login(secret: str) -> int:
+        body = json.dumps({"username": "admin", "password": secret}).encode()
+        request = urllib.request.Request(f"{url}/auth/token", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as err:
+            return err.code
+
+    codes = [login("wrong-password") for _ in range(6)]
+    assert codes[-1] == 429 and 401 in codes, codes
+    assert codes.index(429) <= 5 and set(codes[codes.index(429):]) == {429}, codes
+    assert login(password) == 429
+
+
 def test_a_critical_defect_stops_the_gate_dag_and_the_transform_is_not_triggered(chain, spark,
                                                                                 config):
     """A day whose orders vanished from silver (a lost file): the quality DAG fails on the
