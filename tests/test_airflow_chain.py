@@ -170,7 +170,7 @@ def test_after_login_the_ui_lists_the_dags_and_shows_a_successful_run(ui, tmp_pa
 
 def test_repeated_failed_logins_are_throttled(ui):
     """After five wrong passwords from one address (the login test above made one), its logins
-    are refused with 429, the right password included (lanhai/airflow_plugin.py)."""
+    are refused with 429, the right password included (lanhai/login_throttle.py)."""
     import json
     import urllib.error
     import urllib.request

@@ -1,11 +1,11 @@
-"""Login throttling for Airflow's API server (lanhai/airflow_plugin.py), on a stand-in app:
+"""Login throttling for Airflow's API server (lanhai/login_throttle.py), on a stand-in app:
 the real server is checked in tests/test_airflow_chain.py."""
 
 from __future__ import annotations
 
 import asyncio
 
-from lanhai.airflow_plugin import LoginThrottle
+from lanhai.login_throttle import LoginThrottle
 
 
 def _app(answers: dict[str, int]):
