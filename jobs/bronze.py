@@ -35,8 +35,9 @@ from pyspark.sql import types as T
 
 from lanhai.config import Config
 from lanhai.contracts import Contract, contracts
+from lanhai.crashpoints import reached
 from lanhai.pii import mask_col, token_col
-from lanhai.spark import adopt_orphan
+from lanhai.spark import adopt_orphan, ensure_table
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +283,10 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
         source = landing / c.landing_subdir
         table = config.table("bronze", c.entity)
         if not source.exists():
-            results.append({"entity": c.entity, "files": 0, "rows": 0, "skipped": "no landing"})
+            # a feed that has never sent a file: its table exists, empty, so marts are empty
+            created = _ensure_empty(spark, c, table, landing_uri, run_id)
+            results.append({"entity": c.entity, "files": 0, "rows": 0, "skipped": "no landing",
+                            **({"created_empty": True} if created else {})})
             continue
         checkpoint = config.path("checkpoints") / "bronze" / c.entity
         skipped, file_links, dir_links = landing_inventory(source, c)
@@ -322,6 +326,7 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
             (out.write.format("delta").mode("append")
              .option("txnAppId", app_id()).option("txnVersion", batch_id)
              .saveAsTable(table))
+            reached("bronze.appended", c.entity)
             out.unpersist()
             n_files = counts["files"]
             stats["files"] += n_files
@@ -331,8 +336,27 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
                 on_batch(c.entity, batch_id, n_files, counts["rows"])
 
         run_available_now(_stream(spark, c, source), f"bronze_{c.entity}", checkpoint, process)
+        if _ensure_empty(spark, c, table, landing_uri, run_id):
+            stats["created_empty"] = True  # a landing folder with no file to read yet
         results.append(stats)
     return results
+
+
+def _ensure_empty(spark: SparkSession, c: Contract, table: str, landing_uri: str,
+                  run_id: str) -> bool:
+    """Create `table` empty, with the columns a batch would give it, if it does not exist."""
+    if spark.catalog.tableExists(table) or adopt_orphan(spark, table):
+        return False
+    if c.format == "parquet":
+        nothing = spark.createDataFrame([], parquet_schema(c).add("path", "string")
+                                        .add("line_no", "long"))
+    else:
+        nothing = spark.createDataFrame([], "path string, value string")
+    empty = bronze_batch(nothing, c, pii_key=b"-", landing_uri=landing_uri, batch_id=-1,
+                         run_id=run_id)
+    ensure_table(spark, table, ", ".join(
+        f"`{f.name}` {f.dataType.simpleString()}" for f in empty.schema.fields))
+    return True
 
 
 def run_available_now(stream: DataFrame, name: str, checkpoint: Path,

@@ -28,12 +28,13 @@ import uuid
 from collections.abc import Callable
 
 from delta.tables import DeltaTable
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Row, SparkSession, Window
 from pyspark.sql import functions as F
 
 from lanhai.config import Config
 from lanhai.conflicts import retry_on_conflict
 from lanhai.contracts import Contract, Field
+from lanhai.crashpoints import reached
 from lanhai.jobs.bronze import _app_id, ordered_contracts, run_available_now
 from lanhai.pii import mask_col
 from lanhai.quality import QUALITY_RESULTS_COLUMNS
@@ -47,6 +48,7 @@ AUDIT_COLUMNS = ("run_id string, layer string, entity string, batch_id long, sta
 QUARANTINE_COLUMNS = ("entity string, rule string, field string, source_file string, line long, "
                       "record_key string, raw string, bronze_batch_id long, run_id string, "
                       "quarantined_at timestamp")
+USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 LATE_REF_COLUMNS = ("entity string, record_key string, reference string, value string, "
                     "run_id string, flagged_at timestamp")
 
@@ -294,11 +296,17 @@ def _silver_ddl(df: DataFrame) -> str:
 
 
 def _merge(spark: SparkSession, table: str, source: DataFrame, keys: list[str],
-           version: str) -> dict[str, int]:
+           version: str, tag: str, done: Row | None = None) -> dict[str, int]:
     """MERGE newer versions into a silver table; return Delta's own insert/update metrics.
 
     Idempotent (a row is updated only by a newer version), so a MERGE that conflicts with
-    another writer's commit is run again on the new snapshot (lanhai.conflicts)."""
+    another writer's commit is run again on the new snapshot (lanhai.conflicts). The commit
+    carries `tag` (the micro-batch) as its user metadata; `done` is that commit when a crash
+    came after it, and then its own metrics are returned and nothing is merged again."""
+    if done is not None:
+        m = done["operationMetrics"]
+        return {"inserted": int(m["numTargetRowsInserted"]),
+                "updated": int(m["numTargetRowsUpdated"])}
     if not spark.catalog.tableExists(table):
         _ensure_table(spark, table, _silver_ddl(source))
     cond = " and ".join(f"t.`{k}` = s.`{k}`" for k in keys)
@@ -310,9 +318,23 @@ def _merge(spark: SparkSession, table: str, source: DataFrame, keys: list[str],
                 .execute().first())
 
     # the metrics of this MERGE (not the table's latest commit, which may be another writer's)
-    metrics = retry_on_conflict(merge, table=table)
+    spark.conf.set(USER_METADATA, tag)
+    try:
+        metrics = retry_on_conflict(merge, table=table)
+    finally:
+        spark.conf.unset(USER_METADATA)
     return {"inserted": int(metrics["num_inserted_rows"]),
             "updated": int(metrics["num_updated_rows"])}
+
+
+def tagged_commit(spark: SparkSession, table: str, tag: str) -> Row | None:
+    """The commit of `table` that carries `tag`, among its last few, if there is one."""
+    if not spark.catalog.tableExists(table):
+        return None
+    found = (DeltaTable.forName(spark, table).history(20)
+             .where(F.col("userMetadata") == tag)
+             .select("version", "operationMetrics").collect())
+    return found[0] if found else None
 
 
 def _references(c: Contract) -> list[tuple[str, str, str]]:
@@ -347,9 +369,14 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
         totals = {k: 0 for k in ("landed", "inserted", "updated", "superseded", "duplicates",
                                  "quarantined", "late_references")}
 
-        def process(batch: DataFrame, batch_id: int, c=c, totals=totals, app_id=app_id) -> None:
+        first = [True]
+
+        def process(batch: DataFrame, batch_id: int, c=c, totals=totals, app_id=app_id,
+                    first=first) -> None:
             started = time.time()
-            stats = _process_batch(spark, config, c, batch, batch_id, run_id, app_id())
+            # only a run's first micro-batch can be one that a crashed run began
+            replay, first[0] = first[0], False
+            stats = _process_batch(spark, config, c, batch, batch_id, run_id, app_id(), replay)
             for k in totals:
                 totals[k] += stats[k]
             audit_row = spark.createDataFrame([(
@@ -361,20 +388,42 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
             (audit_row.write.format("delta").mode("append")
              .option("txnAppId", app_id() + "-audit").option("txnVersion", batch_id)
              .saveAsTable(audit))
+            reached("silver.audited", c.entity)
             if on_batch:
                 on_batch(c.entity, batch_id, stats)
 
+        existed = spark.catalog.tableExists(config.table("silver", c.entity))
         stream = spark.readStream.format("delta").option("maxFilesPerTrigger", 200).table(bronze)
         run_available_now(stream, f"silver_{c.entity}", checkpoint, process)
-        results.append({"entity": c.entity, **totals})
+        result = {"entity": c.entity, **totals}
+        if not spark.catalog.tableExists(config.table("silver", c.entity)):
+            # nothing landed yet (a feed that has sent no record): an empty batch through the
+            # same steps creates the entity's tables, empty, so that the marts build empty
+            _process_batch(spark, config, c, spark.table(bronze).where("false"), -1, run_id,
+                           "empty")
+        if not existed and not totals["landed"]:
+            result["created_empty"] = True
+        results.append(result)
     return results
 
 
 def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: DataFrame,
-                   batch_id: int, run_id: str, app_id: str) -> dict[str, int]:
-    """Classify every row of a micro-batch once, count all outcomes in one pass, then write."""
+                   batch_id: int, run_id: str, app_id: str,
+                   replay: bool = False) -> dict[str, int]:
+    """Classify every row of a micro-batch once, count all outcomes in one pass, then write.
+
+    Every write is idempotent per micro-batch: appends by Delta's (txnAppId, txnVersion), and
+    the MERGEs by the tag they carry. When a crashed run had already merged this batch
+    (`replay`, and a commit with its tag is found), the batch is classified against silver as
+    it was before that commit and the commit's own metrics are counted, so the accounting and
+    the history are those of a run that never crashed."""
     table = config.table("silver", c.entity)
-    target = spark.table(table) if spark.catalog.tableExists(table) else None
+    tag = f"{app_id}:{batch_id}"
+    merged = tagged_commit(spark, table, tag) if replay else None
+    if merged is not None:
+        target = spark.sql(f"select * from {table} version as of {merged['version'] - 1}")
+    else:
+        target = spark.table(table) if spark.catalog.tableExists(table) else None
     checked = check_rules(batch, c).persist()
     bad = checked.where(F.col("_rule").isNotNull())
     good = classify_versions(typed(checked.where(F.col("_rule").isNull()), c), c).persist()
@@ -440,8 +489,14 @@ def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: Data
          .withColumns({"run_id": F.lit(run_id), "quarantined_at": F.current_timestamp()})
          .write.format("delta").mode("append").option("txnAppId", app_id + "-quarantine")
          .option("txnVersion", batch_id).saveAsTable(config.table("quarantine", "records")))
+        reached("silver.quarantined", c.entity)
     to_write = winners.where("_outcome in ('insert', 'update')").withColumn(
         "_silver_loaded_at", F.current_timestamp())
+    rows = to_write.drop("_outcome", "_missing_refs")
+    items, items_table = None, config.table("silver", "order_items")
+    if c.entity == "orders":
+        items = order_items(rows, c).withColumn("_silver_loaded_at", F.current_timestamp())
+        rows = rows.drop("_items_text")
     if counts.get("insert", 0) + counts.get("update", 0):
         if late:
             (to_write.where(F.size("_missing_refs") > 0)
@@ -453,15 +508,21 @@ def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: Data
              .write.format("delta").mode("append").option("txnAppId", app_id + "-refs")
              .option("txnVersion", batch_id).saveAsTable(config.table("audit",
                                                                        "late_references")))
-        rows = to_write.drop("_outcome", "_missing_refs")
-        if c.entity == "orders":
-            items = order_items(rows, c).withColumn("_silver_loaded_at", F.current_timestamp())
-            _merge(spark, config.table("silver", "order_items"), items, ["order_id", "line_no"],
-                   "order_updated_at")
-            rows = rows.drop("_items_text")
-        stats.update(_merge(spark, table, rows, list(c.key), c.version))
-    if c.history and counts.get("insert", 0) + counts.get("update", 0) + stats["superseded"]:
-        _keep_versions(spark, config.table("silver", f"{c.entity}_history"), good, c)
+            reached("silver.late_references", c.entity)
+        if items is not None:
+            _merge(spark, items_table, items, ["order_id", "line_no"], "order_updated_at", tag,
+                   tagged_commit(spark, items_table, tag) if replay else None)
+            reached("silver.items_merged", c.entity)
+        stats.update(_merge(spark, table, rows, list(c.key), c.version, tag, merged))
+        reached("silver.merged", c.entity)
+    history = config.table("silver", f"{c.entity}_history") if c.history else None
+    if history and counts.get("insert", 0) + counts.get("update", 0) + stats["superseded"]:
+        _keep_versions(spark, history, good, c)
+        reached("silver.history", c.entity)
+    for name, df in ((table, rows), (items_table, items),
+                     (history, _history_rows(good) if history else None)):
+        if df is not None and not spark.catalog.tableExists(name):
+            _ensure_table(spark, name, _silver_ddl(df))  # nothing new to write: empty
     for df in (winners, good, checked):
         df.unpersist()
     return stats
@@ -473,9 +534,7 @@ def _keep_versions(spark: SparkSession, table: str, good: DataFrame, c: Contract
     Superseded versions are history too (a registration and a move in one catch-up batch), so
     the SCD2 dimensions built from this table do not depend on how often the job ran.
     """
-    rows = (good.where("_outcome not in ('duplicate', 'conflict')")
-            .drop("_outcome", "_items_text")
-            .withColumn("_silver_loaded_at", F.current_timestamp()))
+    rows = _history_rows(good)
     if not spark.catalog.tableExists(table):
         _ensure_table(spark, table, _silver_ddl(rows))
     keys = [*c.key, c.version]
@@ -483,6 +542,12 @@ def _keep_versions(spark: SparkSession, table: str, good: DataFrame, c: Contract
     retry_on_conflict(lambda: DeltaTable.forName(spark, table).alias("t")
                       .merge(rows.alias("s"), cond).whenNotMatchedInsertAll().execute(),
                       table=table)
+
+
+def _history_rows(good: DataFrame) -> DataFrame:
+    return (good.where("_outcome not in ('duplicate', 'conflict')")
+            .drop("_outcome", "_items_text")
+            .withColumn("_silver_loaded_at", F.current_timestamp()))
 
 
 def _fx(spark: SparkSession, config: Config) -> DataFrame:
@@ -496,6 +561,7 @@ def _fx(spark: SparkSession, config: Config) -> DataFrame:
 def _flag_references(spark: SparkSession, config: Config, c: Contract,
                      rows: DataFrame) -> DataFrame:
     """Add `_missing_refs`: the references of a row that are not in silver (yet)."""
+    columns = rows.columns  # kept in this order (a join moves its key to the front)
     flags = []
     for name, entity, field in _references(c):
         ref_table = config.table("silver", entity)
@@ -510,5 +576,4 @@ def _flag_references(spark: SparkSession, config: Config, c: Contract,
             F.lit(f"{entity}.{field}").alias("reference"), F.col(name).alias("value"))))
     missing = F.filter(F.array(*flags), lambda x: x.isNotNull()) if flags else F.array().cast(
         "array<struct<reference: string, value: string>>")
-    return rows.withColumn("_missing_refs", missing).drop(
-        *[f"_known_{n}" for n, _, _ in _references(c)])
+    return rows.select(*columns, missing.alias("_missing_refs"))

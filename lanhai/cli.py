@@ -96,6 +96,10 @@ def ingest(
         if r.get("refused"):
             console.print(f"[yellow]refused[/yellow] {r['entity']}: {r['refused']} symbolic "
                           f"link(s), quarantined whole (`lanhai summary`)")
+    made = [f"{layer}.{r['entity']}" for layer in ("bronze", "silver")
+            for r in result.get(layer, []) if r.get("created_empty")]
+    if made:
+        console.print(f"[yellow]no record yet[/yellow]: created empty: {', '.join(made)}")
     console.print(f"{job} finished in {result['seconds']} s (run {result['run_id']})")
 
 

@@ -1,10 +1,17 @@
-"""A run killed between a Delta table's first commit and the catalog's entry for it (issue 16).
+"""Runs stopped at each commit point resume to the tables of a run that never stopped (issue 16).
+
+First: a run killed between a Delta table's first commit and the catalog's entry for it.
 
 The state such a SIGKILL leaves is made exactly: ingest a small landing zone, then make the
 catalog forget every table while their folders stay, and un-commit the streaming checkpoints'
 batches (the killed process had not recorded them). The next ingest must adopt the folders and
 replay the batches to the same tables: no DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION, no row
-written twice, the row accounting unchanged."""
+written twice, the row accounting unchanged.
+
+Then a trial per commit point of an ingest (lanhai.crashpoints): a day of category files
+lands in two lakes; one ingests it, the other is stopped right after each commit point in
+turn and resumes. In the end the two lakes' tables are equal, row accounting and history
+included (a replayed micro-batch is not counted as its own duplicates)."""
 
 from __future__ import annotations
 
@@ -12,6 +19,8 @@ import shutil
 
 import pytest
 from reliability_lake import LAYERS, scratch_lake
+
+from lanhai.crashpoints import on_reached
 
 pytestmark = pytest.mark.integration
 
@@ -80,3 +89,83 @@ def test_the_replayed_batches_wrote_nothing_twice(crashed):
     [first] = crashed["first"]["silver"]
     assert first["inserted"] == 2 and first["quarantined"] == 1
     assert silver["inserted"] == 0  # the replayed MERGE finds its rows already there
+
+
+# --- a trial per commit point -------------------------------------------------------------
+CATEGORY_HEADER = "category_l2,category_l1,name_zh,name_en,is_smart_device,updated_at\n"
+TRIALS = ("bronze.appended", "silver.quarantined", "silver.merged", "silver.history",
+          "silver.audited")
+
+
+def _category_day(k: int) -> str:
+    """Day k: two new categories, a rename of day k-1's first, a copy of a row already sent,
+    and a row without its level-1 category (quarantined)."""
+    at = f"2024-02-{k + 1:02d}T08:00:00+08:00"
+    rows = [f"c{k}a,L1,类{k}a,cat {k}a,false,{at}", f"c{k}b,L1,类{k}b,cat {k}b,true,{at}",
+            f"c{k}x,,类{k}x,cat {k}x,false,{at}"]
+    if k > 0:
+        rows.append(f"c{k - 1}a,L1,新类{k - 1}a,renamed {k - 1}a,false,{at}")
+        rows.append(f"c{k - 1}b,L1,类{k - 1}b,cat {k - 1}b,true,"
+                    f"2024-02-{k:02d}T08:00:00+08:00")  # sent again, unchanged
+    return CATEGORY_HEADER + "\n".join(rows) + "\n"
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.fixture(scope="module")
+def trials(spark, config, tmp_path_factory):
+    """Two days land in two lakes. The reference lake ingests each day once. The other one
+    ingests day 0, then is stopped at each commit point of day 1's micro-batch in turn (each
+    run resumes the batch the one before it left and stops at the next point), then runs to
+    the end."""
+    from lanhai.jobs.ingest import run_job
+
+    root = tmp_path_factory.mktemp("crash-trials")
+    with scratch_lake(spark, config, root / "ref", "ref") as ref, \
+            scratch_lake(spark, config, root / "hit", "hit") as hit:
+        for k in (0, 1):
+            for own in (ref, hit):
+                day = own.landing / "product" / "categories" / f"dt=2024-02-{k + 1:02d}"
+                day.mkdir(parents=True)
+                (day / "part-00000.csv").write_text(_category_day(k), encoding="utf-8")
+            run_job("ingest", ref, ["categories"])
+            if k == 0:
+                run_job("ingest", hit, ["categories"])
+        stopped = []
+        for point in TRIALS:
+            def crash(at, entity, point=point):
+                if at == point:
+                    raise Crash(f"stopped after {at} of {entity}")
+
+            remove = on_reached(crash)
+            try:
+                run_job("ingest", hit, ["categories"])
+            except Exception as e:  # noqa: BLE001  (Spark wraps the error of foreachBatch)
+                stopped.append((point, "stopped after" in str(e)))
+            finally:
+                remove()
+        last = run_job("ingest", hit, ["categories"])
+        yield {"ref": _tables(spark, ref), "hit": _tables(spark, hit), "stopped": stopped,
+               "last": last}
+
+
+def test_every_trial_stopped_the_run_at_its_commit_point(trials):
+    assert trials["stopped"] == [(p, True) for p in TRIALS]
+
+
+def test_after_every_stop_the_next_run_ends_in_the_same_tables(trials):
+    assert set(trials["hit"]) == set(trials["ref"])
+    for name, rows in trials["ref"].items():
+        assert trials["hit"][name] == rows, name
+
+
+def test_a_replayed_merge_counts_its_rows_once(trials):
+    """The accounting of the batch stopped after its MERGE: its inserts and its update are
+    Delta's metrics of the crashed run's commit, not duplicates of themselves."""
+    ref = [r for r in trials["ref"]["audit.ingest_runs"] if r[0] == "silver"]
+    assert ref == [r for r in trials["hit"]["audit.ingest_runs"] if r[0] == "silver"]
+    [row] = [r for r in ref if r[2] == 1]  # day 1's micro-batch
+    # files, landed, inserted, updated, superseded, duplicates, quarantined
+    assert row[3:10] == (1, 5, 2, 1, 0, 1, 1)
