@@ -137,15 +137,37 @@ def incremental_tables(spark) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def built(small_lake, spark, config):
+def built(small_lake, spark, config, tmp_path_factory):
     """The marts were built one day (and the late shipments files) behind (small_lake). Build
     them incrementally with `dbt run` (the tests ran on the chain's build, a `dbt build` per
     model, and the incremental models are compared here cell by cell with a full refresh),
     keep a copy of the incremental models, then rebuild those with --full-refresh: the tests
     compare the two, and check what the incremental run processed. The marts' tables (dims,
     review tables) are rebuilt whole by every run, so the full refresh leaves them out;
-    int_kpi_values_weekly too, which only reshapes the KPI tables compared cell by cell."""
+    int_kpi_values_weekly too, which only reshapes the KPI tables compared cell by cell.
+
+    First, the reviews of the weeks the late files belong to (and the week before each) are
+    published as they stand without them: the review built after them lists what they
+    restated (tests/test_report.py)."""
+    from dataclasses import replace
+    from datetime import date, timedelta
+
     from lanhai.dbt import run_dbt
+    from lanhai.report import build_report
+
+    reports = replace(config, paths={**config.paths,
+                                     "reports": tmp_path_factory.mktemp("reviews-before")})
+    published = {}
+    for f in small_lake["manifest"]["late_files"]:
+        if f["file"] not in small_lake["held_back"]:
+            continue
+        day = date.fromisoformat(f["file"].split("dt=")[1][:10])
+        for d in (day - timedelta(days=7), day):
+            week = "{}-W{:02d}".format(*d.isocalendar()[:2])
+            if week not in published:
+                files = build_report(spark, reports, week=week, langs=("en",), pdf=False)
+                snap = json.loads(files.snapshot.read_text(encoding="utf-8"))
+                published[week] = snap["tables"][f"{config.db('marts')}.mart_weekly_review"]
 
     before = {t: spark.sql(f"describe history marts.{t} limit 1").first()["version"]
               for t in incremental_tables(spark)}
@@ -159,4 +181,5 @@ def built(small_lake, spark, config):
                   f"select * from marts.{t}")
     assert run_dbt(config, ["run", "--full-refresh", "--select",
                             "marts,config.materialized:incremental"]), "full refresh failed"
-    return {**small_lake, "history": history, "previous_build": watermarks["at"]}
+    return {**small_lake, "history": history, "previous_build": watermarks["at"],
+            "published_before_late_files": published}

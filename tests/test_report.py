@@ -222,6 +222,48 @@ def test_the_html_renders_in_headless_chromium(report, tmp_path):
 
 
 @pytest.mark.integration
+def test_the_review_lists_every_published_value_that_late_files_restated(report, built, spark,
+                                                                         config):
+    """Reviews of the late files' weeks were published before the files landed (conftest
+    `built`). The review built after them lists exactly the published values the marts no
+    longer hold, each with what was published and what it is now: computed here by reading the
+    review mart at the versions those reviews and this one recorded."""
+    review = f"{config.db('marts')}.mart_weekly_review"
+    now_version = json.loads(report.snapshot.read_text(encoding="utf-8"))["tables"][review]
+
+    def values(week: str, version: int) -> dict:
+        return {(r.kpi, r.scope_type, r.scope_value, week):
+                None if r.value is None else float(r.value)
+                for r in spark.sql(f"select kpi, scope_type, scope_value, value from {review} "
+                                   f"version as of {version} where iso_week_label = '{week}'")
+                .collect()}
+
+    published = dict(built["published_before_late_files"])
+    for snap in config.path("reports").glob("*/snapshot.json"):  # the chain's review DAG
+        chain = json.loads(snap.read_text(encoding="utf-8"))
+        if chain["status"] == "ok":
+            published[chain["week"]] = chain["tables"][review]
+    expected = {}
+    for week, version in published.items():
+        now = values(week, now_version)
+        for key, was in values(week, version).items():
+            if (was is None) != (now.get(key) is None) or (
+                    was is not None and abs(was - now[key]) > 1e-9 * max(1.0, abs(now[key]))):
+                expected[key] = (was, now.get(key))
+    assert expected, "the late files changed no published value: nothing is tested"
+    assert {k[0] for k in expected} & {"on_time_delivery_rate", "logistics_cost_share"}
+
+    def number(text: str):
+        return float(text) if text else None
+
+    for lang in ("zh", "en"):
+        shown = {tuple(c["data-restated"].split("|")):
+                 (number(c["data-published"]), number(c["data-value"]))
+                 for c in parse(report.html[lang]).cells if "data-restated" in c}
+        assert shown == expected
+
+
+@pytest.mark.integration
 def test_a_week_without_data_says_so(built, spark, config, tmp_path):
     from lanhai.report import build_report
 

@@ -6,6 +6,10 @@ report selects and formats, it computes nothing. Each table is read at the Delta
 recorded in the report's snapshot, so the report and its snapshot.json always agree. The gate's
 verdict comes from audit.quality_results: when the gate stops the transform, the marts never
 hear of the failure, so the audit table is where it is recorded.
+
+Restatements: every value a report showed is recorded in `audit.published_kpis` when it is
+built. A later report lists each published (week, KPI, scope) whose value in the marts has
+changed since (late files, corrected data): what was published, when, and what it is now.
 """
 
 from __future__ import annotations
@@ -38,6 +42,10 @@ PILOT_KPIS = ("pilot_gmv", "pilot_gmv_yoy_growth", "pilot_gross_margin_rate", "p
 
 
 HEADLINE_SIZE_KPIS = ("gmv", "net_sales", "paid_orders", "aov", "new_customers")
+
+PUBLISHED_COLUMNS = ("iso_week_label string, kpi string, scope_type string, scope_value string, "
+                     "value double, report_week string, published_at timestamp")
+KEY = ["iso_week_label", "kpi", "scope_type", "scope_value"]
 
 
 def kpi_order() -> list[str]:
@@ -98,6 +106,7 @@ class WeekData:
     quality: pd.DataFrame = field(default_factory=pd.DataFrame)
     quarantine: pd.DataFrame = field(default_factory=pd.DataFrame)
     survival: pd.DataFrame = field(default_factory=pd.DataFrame)
+    restated: pd.DataFrame = field(default_factory=pd.DataFrame)   # published values since changed
 
     def rows(self, kpis=None, scope_types=None) -> list[dict]:
         df = self.review
@@ -213,4 +222,59 @@ def load_week(spark: SparkSession, config: Config, week: str) -> WeekData:
                           f"is_covered and first_week_shown <= {q}")
     if not data.survival.empty:
         data.survival = data.survival.sort_values("cohort_month").tail(12)
+    data.restated = restatements(spark, config, week, names["mart_weekly_review"],
+                                 versions["mart_weekly_review"])
     return data
+
+
+def _differs(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Values that differ beyond float noise, or that became (or stopped being) null."""
+    both = a.notna() & b.notna()
+    far = (a - b).abs() > 1e-9 * b.abs().clip(lower=1.0)
+    return (both & far) | (a.isna() != b.isna())
+
+
+def restatements(spark: SparkSession, config: Config, week: str, review: str,
+                 version: int | None) -> pd.DataFrame:
+    """The values published for weeks up to `week` (the latest publication of each) that the
+    review mart, at its pinned version, no longer holds: one row each, with both values."""
+    published_table = config.table("audit", "published_kpis")
+    if version is None or not spark.catalog.tableExists(published_table):
+        return pd.DataFrame()
+    from lanhai.analysis import to_pandas
+
+    published = to_pandas(spark.sql(f"""
+        select {", ".join(KEY)}, value as published_value, report_week, published_at
+        from (select *, row_number() over (partition by {", ".join(KEY)}
+                                           order by published_at desc) as n
+              from {published_table} where iso_week_label <= '{week}')
+        where n = 1"""))
+    if published.empty:
+        return pd.DataFrame()
+    weeks = ", ".join(f"'{w}'" for w in sorted(set(published.iso_week_label)))
+    now = _read(spark, review, version, f"iso_week_label in ({weeks})")[
+        [*KEY, "kpi_name_en", "kpi_name_zh", "unit", "value"]]
+    both = published.merge(now, on=KEY, how="left")
+    changed = both[_differs(both.published_value.astype(float), both.value.astype(float))]
+    return changed.sort_values(["iso_week_label", "kpi", "scope_type", "scope_value"],
+                               ascending=[False, True, True, True]).reset_index(drop=True)
+
+
+def publish(spark: SparkSession, config: Config, d: WeekData) -> int:
+    """Record the values a report of `d` showed (every KPI and scope of its week)."""
+    if d.status != "ok" or d.review.empty:
+        return 0
+    from pyspark.sql import functions as F
+
+    from lanhai.spark import ensure_table
+
+    table = config.table("audit", "published_kpis")
+    ensure_table(spark, table, PUBLISHED_COLUMNS)
+    rows = [(r["iso_week_label"], r["kpi"], r["scope_type"], r["scope_value"],
+             None if pd.isna(r["value"]) else float(r["value"]), d.week)
+            for r in d.review[KEY + ["value"]].to_dict("records")]
+    (spark.createDataFrame(rows, "iso_week_label string, kpi string, scope_type string, "
+                                 "scope_value string, value double, report_week string")
+     .withColumn("published_at", F.current_timestamp())
+     .write.format("delta").mode("append").saveAsTable(table))
+    return len(rows)

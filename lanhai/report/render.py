@@ -183,10 +183,12 @@ def build_report(spark, config: Config, week: str | None = None,
         if pdf:
             say(f"printing {path.name} to PDF")
             pdf_files[lang] = html_to_pdf(path, path.with_suffix(".pdf"))
+    published = report_data.publish(spark, config, d)
     snapshot = folder / "snapshot.json"
     snapshot.write_text(json.dumps({
         "week": week, "status": d.status, "built_at": built_at, "lanhai": __version__,
         "is_complete_week": d.is_complete, "gate": d.gate.status, "gate_runs": d.gate.runs,
+        "published_values": published, "restated_values": len(d.restated),
         "tables": {config.db("marts") + "." + k if k != "quality_results"
                    else config.table("audit", "quality_results"): v
                    for k, v in d.versions.items()},
