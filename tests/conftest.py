@@ -63,7 +63,7 @@ def small_lake(config, spark):
     transform as Cosmos tasks, the weekly review: `dag.test()` in this process): that run is
     both what tests/test_airflow_chain.py checks and the lake's first build, so the suite
     ingests and builds the marts once instead of once directly and once through Airflow. Then
-    ingest again with nothing new, land the held-back files and ingest once more.
+    ingest again with nothing new, twice, land the held-back files and ingest once more.
 
     Returns the manifest, the chain's runs, the two direct ingests (`rerun`, `late_run`), a
     snapshot after the chain and after each ingest, and the held-back files; the marts are then
@@ -101,11 +101,14 @@ def small_lake(config, spark):
     snaps = [_snapshot(spark, config)]
     rerun = run_job("ingest", config)
     snaps.append(_snapshot(spark, config))
+    third_run = run_job("ingest", config)  # the same interval a third time
+    third_snapshot = _snapshot(spark, config)
     for rel in held_files:
         shutil.move(held / rel, config.landing / rel)
     late_run = run_job("ingest", config)
     snaps.append(_snapshot(spark, config))
     lake = {"manifest": manifest, "chain": chain, "rerun": rerun, "late_run": late_run,
+            "third_run": third_run, "third_snapshot": third_snapshot,
             "snapshots": snaps, "held_back": held_files, "last_day": last_day}
     saved.write_text(json.dumps(lake, default=str))
     return json.loads(saved.read_text())

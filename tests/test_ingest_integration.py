@@ -123,11 +123,14 @@ def test_schema_drift_file_is_read_by_name_and_extra_column_kept(small_lake, spa
         F.col("source_file") == drift["file"]).count() == 0
 
 
-def test_second_run_changes_nothing(small_lake):
+def test_a_second_and_a_third_run_change_nothing(small_lake):
+    """Ingest run three times over the same landing zone (the chain's, then two more): every
+    table's rows, Delta version and files stay as they were, and nothing is counted again."""
     first, second = small_lake["snapshots"][0], small_lake["snapshots"][1]
-    assert first == second
-    silver = small_lake["rerun"]["silver"]
-    assert all(r.get("landed", 0) == 0 for r in silver)
+    assert first == second == small_lake["third_snapshot"]
+    for run in (small_lake["rerun"], small_lake["third_run"]):
+        assert all(r.get("landed", 0) == 0 for r in run["silver"])
+        assert all(r.get("rows", 0) == 0 for r in run["bronze"])
 
 
 def test_late_files_are_picked_up_by_the_next_run(small_lake, spark, config):
