@@ -37,7 +37,7 @@ from lanhai.config import Config
 from lanhai.contracts import Contract, contracts
 from lanhai.crashpoints import reached
 from lanhai.pii import mask_col, token_col
-from lanhai.spark import adopt_orphan, ensure_table
+from lanhai.spark import adopt_orphan, ddl_of, ensure_table
 
 log = logging.getLogger(__name__)
 
@@ -354,8 +354,7 @@ def _ensure_empty(spark: SparkSession, c: Contract, table: str, landing_uri: str
         nothing = spark.createDataFrame([], "path string, value string")
     empty = bronze_batch(nothing, c, pii_key=b"-", landing_uri=landing_uri, batch_id=-1,
                          run_id=run_id)
-    ensure_table(spark, table, ", ".join(
-        f"`{f.name}` {f.dataType.simpleString()}" for f in empty.schema.fields))
+    ensure_table(spark, table, ddl_of(empty))
     return True
 
 

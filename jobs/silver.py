@@ -38,7 +38,7 @@ from lanhai.crashpoints import reached
 from lanhai.jobs.bronze import _app_id, ordered_contracts, run_available_now
 from lanhai.pii import mask_col
 from lanhai.quality import QUALITY_RESULTS_COLUMNS
-from lanhai.spark import ensure_table
+from lanhai.spark import ddl_of, ensure_table
 
 LINEAGE = ["_source_file", "_line", "_rescued_data"]
 AUDIT_COLUMNS = ("run_id string, layer string, entity string, batch_id long, started_at "
@@ -291,10 +291,6 @@ def _ensure_table(spark: SparkSession, name: str, ddl: str) -> None:
     ensure_table(spark, name, ddl)
 
 
-def _silver_ddl(df: DataFrame) -> str:
-    return ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in df.schema.fields)
-
-
 def _merge(spark: SparkSession, table: str, source: DataFrame, keys: list[str],
            version: str, tag: str, done: Row | None = None) -> dict[str, int]:
     """MERGE newer versions into a silver table; return Delta's own insert/update metrics.
@@ -308,7 +304,7 @@ def _merge(spark: SparkSession, table: str, source: DataFrame, keys: list[str],
         return {"inserted": int(m["numTargetRowsInserted"]),
                 "updated": int(m["numTargetRowsUpdated"])}
     if not spark.catalog.tableExists(table):
-        _ensure_table(spark, table, _silver_ddl(source))
+        _ensure_table(spark, table, ddl_of(source))
     cond = " and ".join(f"t.`{k}` = s.`{k}`" for k in keys)
 
     def merge():
@@ -522,7 +518,7 @@ def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: Data
     for name, df in ((table, rows), (items_table, items),
                      (history, _history_rows(good) if history else None)):
         if df is not None and not spark.catalog.tableExists(name):
-            _ensure_table(spark, name, _silver_ddl(df))  # nothing new to write: empty
+            _ensure_table(spark, name, ddl_of(df))  # nothing new to write: empty
     for df in (winners, good, checked):
         df.unpersist()
     return stats
@@ -536,7 +532,7 @@ def _keep_versions(spark: SparkSession, table: str, good: DataFrame, c: Contract
     """
     rows = _history_rows(good)
     if not spark.catalog.tableExists(table):
-        _ensure_table(spark, table, _silver_ddl(rows))
+        _ensure_table(spark, table, ddl_of(rows))
     keys = [*c.key, c.version]
     cond = " and ".join(f"t.`{k}` = s.`{k}`" for k in keys)
     retry_on_conflict(lambda: DeltaTable.forName(spark, table).alias("t")

@@ -245,6 +245,11 @@ def adopt_orphan(spark: SparkSession, table: str) -> bool:
     return True
 
 
+def ddl_of(df) -> str:
+    """A DataFrame's columns as a `create table` column list (names quoted)."""
+    return ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in df.schema.fields)
+
+
 def ensure_table(spark: SparkSession, table: str, ddl: str) -> None:
     """`create table if not exists` (Delta) that survives a crash of an earlier create."""
     adopt_orphan(spark, table)

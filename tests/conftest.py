@@ -65,9 +65,10 @@ def small_lake(config, spark):
     ingests and builds the marts once instead of once directly and once through Airflow. Then
     ingest again with nothing new, twice, land the held-back files and ingest once more.
 
-    Returns the manifest, the chain's runs, the two direct ingests (`rerun`, `late_run`), a
-    snapshot after the chain and after each ingest, and the held-back files; the marts are then
-    one day behind (`built` builds them incrementally and compares with a full refresh)."""
+    Returns the manifest, the chain's runs, the three direct ingests (`rerun`, `third_run`,
+    `late_run`), a snapshot after the chain and after each ingest, and the held-back files; the
+    marts are then one day behind (`built` builds them incrementally and compares with a full
+    refresh)."""
     from datetime import date, timedelta
 
     from lanhai.airflow_env import run_chain
