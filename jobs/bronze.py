@@ -36,7 +36,7 @@ from pyspark.sql import types as T
 from lanhai.config import Config
 from lanhai.contracts import Contract, contracts
 from lanhai.crashpoints import reached
-from lanhai.pii import mask_col, token_col
+from lanhai.pii import Keys, mask_col, token_col
 from lanhai.spark import adopt_orphan, ddl_of, ensure_table
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def parse_jsonl(lines: DataFrame) -> DataFrame:
                                         F.lit("malformed: not a JSON object")))
 
 
-def shape_records(parsed: DataFrame, c: Contract, pii_key: bytes) -> DataFrame:
+def shape_records(parsed: DataFrame, c: Contract, pii_key: Keys) -> DataFrame:
     """Map parsed records onto the contract's fields (as text), rescue unknown fields, tokenise
     PII and keep a masked raw copy of unparseable lines."""
     known = F.array(*[F.lit(n) for n in c.names])
@@ -243,7 +243,7 @@ def _stream(spark: SparkSession, c: Contract, source: Path) -> DataFrame:
     return df.select(F.col("_metadata.file_path").alias("path"), "value")
 
 
-def bronze_batch(batch: DataFrame, c: Contract, *, pii_key: bytes, landing_uri: str,
+def bronze_batch(batch: DataFrame, c: Contract, *, pii_key: Keys, landing_uri: str,
                  batch_id: int, run_id: str) -> DataFrame:
     """Turn one micro-batch of landed files into bronze rows."""
     if c.format == "parquet":
@@ -309,7 +309,7 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
                     cond = cond | name.startswith(d.rstrip("/") + "/")
                 refused = [r.path for r in batch.where(cond).select("path").distinct().collect()]
                 batch = batch.where(~cond)
-            out = bronze_batch(batch, c, pii_key=config.pii_key, landing_uri=landing_uri,
+            out = bronze_batch(batch, c, pii_key=config.pii_keys, landing_uri=landing_uri,
                                batch_id=batch_id, run_id=run_id)
             if refused:
                 for p in refused:

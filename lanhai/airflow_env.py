@@ -230,12 +230,13 @@ class ChainFailed(RuntimeError):
 
 
 def run_chain(config: Config, start, end, home: Path | None = None, progress=None,
-              finished=None) -> dict:
+              finished=None, only: set[str] | None = None) -> dict:
     """Run the chain through Airflow in this process, one DAG run per stage over [start, end]
     (`dag.test()`, what `airflow dags test` does: the tasks share this process's Spark session
     and catalog). `progress(dag_id)` is called as each DAG starts, `finished(dag_id, (state,
-    seconds, tasks))` as it ends. Returns {dag_id: (state, seconds, {task_id: state})};
-    raises ChainFailed naming the DAG and its failed tasks."""
+    seconds, tasks))` as it ends; `only` runs those of the chain's DAGs alone. Returns
+    {dag_id: (state, seconds, {task_id: state})}; raises ChainFailed naming the DAG and its
+    failed tasks."""
     env = environ(config, home=home)
     if "airflow.configuration" in sys.modules and \
             os.environ.get("AIRFLOW_HOME") != env["AIRFLOW_HOME"]:
@@ -256,6 +257,8 @@ def run_chain(config: Config, start, end, home: Path | None = None, progress=Non
     conf = {"interval_start": str(start), "interval_end": str(end)}
     results = {}
     for dag_id in chain():
+        if only is not None and dag_id not in only:
+            continue
         began = time.perf_counter()
         if progress:
             progress(dag_id)

@@ -6,6 +6,7 @@ import contextlib
 import shutil
 import time
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -180,6 +181,63 @@ def review(
 
     config = load_config(profile)
     print_latest_week(get_spark(config), config, console, week=week)
+
+
+@app.command("erase-user")
+def erase_user(
+    user_id: Annotated[list[str], typer.Argument(help="the account id(s) to erase")],
+    rebuild: Annotated[bool, typer.Option(help="rebuild the dependent dbt models (and vacuum "
+                                               "them)")] = True,
+    profile: Profile = None,
+) -> None:
+    """PIPL erasure: remove users from the landing zone, every table, every Delta version, the
+    marts and the files the lakehouse wrote (docs/ingest.md, "Erasing a person")."""
+    from lanhai.erasure import erase_users
+    from lanhai.spark import get_spark
+
+    config = load_config(profile)
+    try:
+        done = erase_users(get_spark(config), config, user_id, rebuild=rebuild,
+                           on_step=lambda m: console.print(f"  ▶ {m}"))
+    except (ValueError, RuntimeError) as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from err
+    if not done.found:
+        console.print(f"[yellow]nothing of {', '.join(user_id)} was found[/yellow] (already "
+                      f"erased, or never landed); recorded as request {done.request_id}")
+        return
+    console.print(f"erased {done.users} user(s) in {done.seconds} s (request "
+                  f"{done.request_id}, audit.erasures): {len(done.landing_files)} landed "
+                  f"file(s), {len(done.tables)} table(s), {len(done.models_rebuilt)} model(s) "
+                  f"rebuilt, {len(done.vacuumed)} vacuumed, {len(done.files_scrubbed)} other "
+                  f"file(s)")
+
+
+@app.command("rotate-key")
+def rotate_key_cmd(
+    new_key_file: Annotated[Path, typer.Option(help="a file holding the new key (make one "
+                                                    "with `python -c 'import secrets; "
+                                                    "print(secrets.token_hex(32))'`)")],
+    profile: Profile = None,
+) -> None:
+    """Rotate the PII tokenisation key: re-key every stored token, add the key to the ring
+    (docs/ingest.md, "Rotating the tokenisation key")."""
+    from lanhai.config import ConfigError
+    from lanhai.rotation import read_new_key, rotate_key
+    from lanhai.spark import get_spark
+
+    config = load_config(profile)
+    try:
+        key = read_new_key(new_key_file, config)
+        done = rotate_key(get_spark(config), config, key,
+                          on_step=lambda m: console.print(f"  ▶ {m}"))
+    except (ConfigError, OSError) as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from err
+    console.print(f"key {done.fingerprint} added in {done.seconds} s: {len(done.tables)} "
+                  f"table(s) re-keyed ({sum(done.tables.values()):,} rows), "
+                  f"{len(done.skipped)} already done, {len(done.files)} file(s); delete "
+                  f"{new_key_file} now (the ring holds the key)")
 
 
 @app.command()

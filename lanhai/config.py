@@ -94,30 +94,39 @@ class Config:
         rel = self.raw["pii"].get("key_file")
         return None if not rel else (p if (p := Path(rel)).is_absolute() else self.data_dir / p)
 
-    @cached_property
+    @property
     def pii_key(self) -> bytes:
-        """Return the PII tokenisation key: $<key_env>, else the profile's key file; the demo
-        key only on a demo profile."""
+        """The newest PII tokenisation key (of `pii_keys`)."""
+        return self.pii_keys[-1]
+
+    @cached_property
+    def pii_keys(self) -> tuple[bytes, ...]:
+        """Return the PII key ring, oldest first: $<key_env>, else the profile's key file (keys
+        separated by white space; one until a rotation adds one); the demo key only on a demo
+        profile."""
         env = self.raw["pii"]["key_env"]
-        key = os.environ.get(env)
+        text = os.environ.get(env)
         where = f"${env}"
-        if not key and (path := self.pii_key_file) is not None and path.exists():
-            key, where = path.read_text(encoding="utf-8").strip(), str(path)
-        if key:
-            if not self.is_demo and (len(key) < MIN_KEY_LENGTH
-                                     or key == self.raw["pii"].get("demo_key")):
-                raise ConfigError(
-                    f"profile {self.profile!r} is not a demo profile: the PII key in {where} is "
-                    f"the public demo key or shorter than {MIN_KEY_LENGTH} characters (make one "
-                    f"with `python -c 'import secrets; print(secrets.token_hex(32))'`)")
-            return key.encode()
+        if not text and (path := self.pii_key_file) is not None and path.exists():
+            text, where = path.read_text(encoding="utf-8"), str(path)
+        keys = (text or "").split()
+        if keys:
+            for key in keys:
+                if not self.is_demo and (len(key) < MIN_KEY_LENGTH
+                                         or key == self.raw["pii"].get("demo_key")):
+                    raise ConfigError(
+                        f"profile {self.profile!r} is not a demo profile: a PII key in {where} "
+                        f"is the public demo key or shorter than {MIN_KEY_LENGTH} characters "
+                        f"(make one with `python -c 'import secrets; "
+                        f"print(secrets.token_hex(32))'`)")
+            return tuple(k.encode() for k in keys)
         path = self.pii_key_file
         if not self.is_demo:
             where = f" or write it to {path}" if path else ""
             raise ConfigError(
                 f"profile {self.profile!r} is not a demo profile: set {env} to the PII key{where}"
             )
-        return self.raw["pii"]["demo_key"].encode()
+        return (self.raw["pii"]["demo_key"].encode(),)
 
     @property
     def airflow(self) -> dict[str, Any]:

@@ -25,6 +25,8 @@ POINTS = (
     "silver.merged",            # MERGE into the silver table
     "silver.history",           # MERGE into silver.<entity>_history
     "silver.audited",           # its row accounting appended to audit.ingest_runs
+    "rotation.rekeyed",         # one table's tokens re-keyed (entity: the table)
+    "erasure.scrubbed",         # one table's rows of a person deleted or anonymised
 )
 
 _hooks: list[Callable[[str, str], None]] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,11 +21,22 @@ EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 MASKS = ((ID_CARD, "[ID_CARD]"), (PHONE, "[PHONE]"), (EMAIL, "[EMAIL]"))
 
 
-def token(value: str | None, key: bytes) -> str | None:
+Keys = bytes | Sequence[bytes]
+
+
+def _chain(keys: Keys) -> tuple[bytes, ...]:
+    """A key, or a key ring oldest first: after a rotation a token is the newest key's token of
+    the token before it (lanhai.rotation), so no stored value needs the value in clear."""
+    return (keys,) if isinstance(keys, bytes | bytearray) else tuple(keys)
+
+
+def token(value: str | None, key: Keys) -> str | None:
     """Return the token of one value (the Python twin of `token_col`)."""
     if value is None or value == "":
         return None
-    return TOKEN_PREFIX + hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+    for k in _chain(key):
+        value = TOKEN_PREFIX + hmac.new(k, value.encode("utf-8"), hashlib.sha256).hexdigest()
+    return value
 
 
 def mask(text: str | None) -> str | None:
@@ -44,15 +56,24 @@ def _pads(key: bytes) -> tuple[bytes, bytes]:
     return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
 
 
-def token_col(col: Column, key: bytes) -> Column:
-    """Return HMAC-SHA256(key, value) as a token, computed in Spark SQL (RFC 2104)."""
+def _hmac_col(col: Column, key: bytes) -> Column:
     from pyspark.sql import functions as F
 
     ipad, opad = _pads(key)
     inner = F.sha2(F.concat(F.lit(bytearray(ipad)), F.encode(col, "UTF-8")), 256)
     outer = F.sha2(F.concat(F.lit(bytearray(opad)), F.unhex(inner)), 256)
-    return F.when(col.isNull() | (F.trim(col) == ""), F.lit(None)).otherwise(
-        F.concat(F.lit(TOKEN_PREFIX), outer))
+    return F.concat(F.lit(TOKEN_PREFIX), outer)
+
+
+def token_col(col: Column, key: Keys) -> Column:
+    """Return HMAC-SHA256(key, value) as a token, computed in Spark SQL (RFC 2104); with a key
+    ring, each newer key's token of the one before."""
+    from pyspark.sql import functions as F
+
+    out = col
+    for k in _chain(key):
+        out = _hmac_col(out, k)
+    return F.when(col.isNull() | (F.trim(col) == ""), F.lit(None)).otherwise(out)
 
 
 def mask_col(col: Column) -> Column:

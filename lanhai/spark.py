@@ -124,6 +124,10 @@ def spark_conf(config: Config) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        # No string value in Delta's log: per-file min/max statistics of strings (ids, tokens,
+        # raw text) would outlive an erasure in `_delta_log` (lanhai.erasure). Numbers, dates
+        # and timestamps keep theirs, and with them data skipping.
+        "spark.databricks.io.skipping.stringPrefixLength": "0",
         # Few small files per table at local scale; avoids thousands of tiny Parquet files.
         "spark.databricks.delta.optimizeWrite.enabled": "true",
     }

@@ -17,7 +17,7 @@ def test_demo_key_is_refused_outside_a_demo_profile(monkeypatch):
     assert replace(prod).pii_key == strong.encode()
     for weak in ("s", "s3cret", "k" * 31, demo.raw["pii"]["demo_key"]):
         monkeypatch.setenv("LANHAI_PII_KEY", weak)
-        with pytest.raises(ConfigError, match="demo key or shorter than 32"):
+        with pytest.raises(ConfigError, match="the public demo key or shorter than 32"):
             _ = replace(prod).pii_key
     monkeypatch.setenv("LANHAI_PII_KEY", "s")
     assert replace(demo).pii_key == b"s"  # a demo profile takes any key it is given
@@ -102,3 +102,18 @@ def test_an_ingest_into_a_data_folder_without_a_landing_zone_fails_and_says_wher
     config = load_config("test")
     with pytest.raises(FileNotFoundError, match=r"no landing zone at .*typo/landing"):
         run_job("ingest", config)
+
+
+def test_the_key_file_is_a_key_ring_oldest_first(monkeypatch, tmp_path):
+    from dataclasses import replace
+
+    monkeypatch.delenv("LANHAI_PII_KEY", raising=False)
+    base = load_config("test")
+    ring = tmp_path / "pii.key"
+    ring.write_text("a" * 32 + "\n" + "b" * 32 + "\n")
+    prod = replace(base, raw={**base.raw, "demo": False, "profile": "prod",
+                              "pii": {**base.raw["pii"], "key_file": str(ring)}})
+    assert prod.pii_keys == (b"a" * 32, b"b" * 32) and prod.pii_key == b"b" * 32
+    ring.write_text("a" * 32 + "\nshort\n")
+    with pytest.raises(ConfigError, match="shorter than 32"):
+        _ = replace(prod).pii_keys

@@ -37,6 +37,7 @@ EXPECTED = {f"lanhai_ingest_{d}" for d in ("user", "product", "transaction", "lo
                                            "marketing", "fx")} | {"lanhai_quality",
                                                                   "lanhai_transform",
                                                                   "lanhai_maintenance",
+                                                                  "lanhai_erasure",
                                                                   "lanhai_weekly_review"}
 
 

@@ -23,3 +23,14 @@ def test_rfc4231_case_2():
 def test_mask_hides_phone_id_and_email_but_not_tokens():
     text = "U1,13812345678,11010119900307451X,a.b@qq.com,tok_13812345678abc,wxid_1381234"
     assert mask(text) == "U1,[PHONE],[ID_CARD],[EMAIL],tok_13812345678abc,wxid_1381234"
+
+
+def test_a_key_ring_tokenises_with_each_newer_key_over_the_older_token(spark):
+    """After a rotation (lanhai.rotation) the ring's token of a value is the new key's token of
+    the old token: what a re-keyed table holds, so old and new rows still join."""
+    old, new = b"old-key", b"new-key"
+    assert token("13812345678", (old, new)) == token(token("13812345678", old), new)
+    assert token("13812345678", (old,)) == token("13812345678", old)
+    df = spark.createDataFrame([("13812345678",), (None,), ("",)], "v string")
+    got = [r[0] for r in df.select(token_col(df.v, [old, new])).collect()]
+    assert got == [token("13812345678", (old, new)), None, None]

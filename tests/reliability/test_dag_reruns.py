@@ -1,0 +1,69 @@
+"""Reruns (issue 16): the chain's DAGs run again, twice, over the interval they already ran
+for, leave every table as it was.
+
+The small lake's chain ran each DAG once over its interval (tests/conftest.py); its ingest ran
+twice more as a job (`test_a_second_and_a_third_run_change_nothing`) and dbt twice more (the
+`built` fixture: a stopped and a finished incremental run, then a full refresh). Here the
+transaction domain's ingest DAG, the quality gate and the weekly review run a second and a
+third time through Airflow for the same interval and week. Every table of every layer then
+holds the same rows (an order-independent hash of every column), but the run logs, which gain
+a row per run by design. The transform DAG's rerun is dbt's (a Cosmos task per model runs
+that model's `dbt build`): it is left out here (338 s a run on this lake).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+# The largest domain's ingest (the ingest job itself ran three times in tests/conftest.py), the
+# gate and the review.
+RERUN = ("lanhai_ingest_transaction", "lanhai_quality", "lanhai_weekly_review")
+RUN_LOGS = {"ingest_runs", "quality_results", "pipeline_runs", "published_kpis", "erasures"}
+
+
+def _content(spark, config) -> dict[str, tuple[int, int]]:
+    from pyspark.sql import functions as F
+
+    out = {}
+    for layer in config.raw["databases"]:
+        db = config.db(layer)
+        for t in spark.catalog.listTables(db):
+            if t.isTemporary or t.name in RUN_LOGS or "__dbt_tmp" in t.name:
+                continue
+            df = spark.table(f"{db}.{t.name}")
+            row = df.select(F.count(F.lit(1)).alias("n"),
+                            F.sum(F.xxhash64(*[F.col(f"`{c}`") for c in df.columns])
+                                  .cast("decimal(38,0)")).alias("h")).first()
+            out[f"{db}.{t.name}"] = (row["n"], int(row["h"] or 0))
+    return out
+
+
+@pytest.fixture(scope="module")
+def reruns(built, spark, config):
+    from datetime import date
+
+    from lanhai.airflow_env import chain, run_chain
+
+    chain_run = built["chain"]
+    start, end = date.fromisoformat(chain_run["start"]), date.fromisoformat(chain_run["end"])
+    dags = set(RERUN) & set(chain())
+    before = _content(spark, config)
+    runs = [run_chain(config, start, end, home=config.data_dir / "airflow-chain", only=dags)
+            for _ in range(2)]
+    return {"before": before, "after": [_content(spark, config)], "runs": runs, "dags": dags}
+
+
+def test_each_rerun_succeeded(reruns):
+    for results in reruns["runs"]:
+        assert set(results) == reruns["dags"]
+        assert {state for state, _s, _t in results.values()} == {"success"}
+
+
+def test_a_second_and_a_third_dag_run_leave_every_table_as_it_was(reruns):
+    before = reruns["before"]
+    assert len(before) > 60
+    for after in reruns["after"]:
+        assert set(after) == set(before)
+        assert {t: (before[t], after[t]) for t in before if after[t] != before[t]} == {}
