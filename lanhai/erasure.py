@@ -12,8 +12,8 @@
    and stored nowhere with the id, so the orders still count in GMV and buyers, but nobody can
    tell whose they were. Each change is a Delta MERGE against a one-row source, so the id is
    never written into a commit's predicate (Delta records a DELETE's literal condition in its
-   log). String statistics are off (`spark.databricks.io.skipping.stringPrefixLength` 0): no
-   string value ever reaches a `_delta_log` file.
+   log). String statistics keep one character (`spark.databricks.io.skipping.stringPrefixLength`
+   1): no id, token or text beyond its first character ever reaches a `_delta_log` file.
 3. **Marts**: every dbt model that depends on a changed table is rebuilt (`--full-refresh`).
 4. **Delta versions**: every changed table is VACUUMed with zero retention, so no earlier
    version (time travel) still holds the rows; deletion vectors, if a table has them, are purged
@@ -35,7 +35,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,22 +187,11 @@ def _dbt_schemas(config: Config) -> set[str]:
 def _lake_tables(spark, config: Config) -> list[str]:
     """Every Delta table of the catalog but dbt's: the lake's layers, and any table someone
     made beside them (an analyst's copy holds the people too)."""
+    from lanhai.spark import delta_tables
+
     dbt_schemas = _dbt_schemas(config)
-    names = []
-    for db in spark.catalog.listDatabases():
-        if db.name in dbt_schemas:
-            continue
-        for t in spark.catalog.listTables(db.name):
-            if t.isTemporary or t.tableType == "VIEW":
-                continue
-            name = f"{db.name}.{t.name}"
-            try:
-                is_delta = spark.sql(f"describe detail {name}").first()["format"] == "delta"
-            except Exception:  # noqa: BLE001 - not a table DESCRIBE DETAIL knows
-                is_delta = False
-            if is_delta:
-                names.append(name)
-    return names
+    return delta_tables(spark, [d.name for d in spark.catalog.listDatabases()
+                                if d.name not in dbt_schemas])
 
 
 def _is_own(config: Config, table: str) -> str | None:
@@ -336,21 +325,27 @@ def rebuild_marts(spark, config: Config, tables: list[str]) -> list[str]:
 
 
 # --- files ---------------------------------------------------------------------------------
-def scrub_files(config: Config, user_id: str) -> list[str]:
-    """Replace the id in every text file the lakehouse wrote outside its tables."""
-    rx = re.compile(pattern(user_id).encode())
+def written_files(config: Config) -> Iterator[Path]:
+    """The text files the lakehouse wrote outside its tables (GE results and Data Docs, logs,
+    run records), not the landing zone, the lake, the catalog or the sources' side."""
     root = config.data_dir
     skip = [config.landing, config.lake, config.path("catalog"), root / "simulator",
             root / "held_back"]
-    changed = []
     for path in root.rglob("*"):
-        if (path.is_symlink() or not path.is_file() or path.suffix.lower() not in SCRUB_SUFFIXES
-                or any(path.is_relative_to(s) for s in skip)):
-            continue
+        if (not path.is_symlink() and path.is_file() and path.suffix.lower() in SCRUB_SUFFIXES
+                and not any(path.is_relative_to(s) for s in skip)):
+            yield path
+
+
+def scrub_files(config: Config, user_id: str) -> list[str]:
+    """Replace the id in every text file the lakehouse wrote outside its tables."""
+    rx = re.compile(pattern(user_id).encode())
+    changed = []
+    for path in written_files(config):
         data = path.read_bytes()
         if rx.search(data):
             path.write_bytes(rx.sub(ERASED.encode(), data))
-            changed.append(path.relative_to(root).as_posix())
+            changed.append(path.relative_to(config.data_dir).as_posix())
     return changed
 
 

@@ -71,21 +71,6 @@ def _token_columns(spark, table: str) -> list[str]:
     return [c for c in strings if row[c]]
 
 
-def _tables(spark, databases: list[str] | None = None) -> list[str]:
-    out = []
-    for db in databases or [d.name for d in spark.catalog.listDatabases()]:
-        for t in spark.catalog.listTables(db):
-            if t.isTemporary or t.tableType == "VIEW":
-                continue
-            name = f"{db}.{t.name}"
-            try:
-                if spark.sql(f"describe detail {name}").first()["format"] == "delta":
-                    out.append(name)
-            except Exception:  # noqa: BLE001, S112 - not a table DESCRIBE DETAIL knows
-                continue
-    return out
-
-
 def _rekeyed(spark, table: str, tag: str) -> bool:
     from delta.tables import DeltaTable
 
@@ -113,21 +98,15 @@ def _rekey_table(spark, table: str, columns: list[str], new_key: bytes, tag: str
 
 
 def _rekey_files(config: Config, new_key: bytes) -> list[str]:
-    root = config.data_dir
-    skip = [config.landing, config.lake, config.path("catalog"), root / "simulator",
-            root / "held_back"]
+    from lanhai.erasure import written_files
+
     changed = []
-    for path in root.rglob("*"):
-        if (path.is_symlink() or not path.is_file()
-                or path.suffix.lower() not in {".json", ".jsonl", ".html", ".log", ".txt", ".md",
-                                               ".yml", ".yaml", ".csv", ".js"}
-                or any(path.is_relative_to(s) for s in skip)):
-            continue
+    for path in written_files(config):
         text = path.read_text(encoding="utf-8", errors="surrogateescape")
         if TOKEN_IN_TEXT.search(text):
             path.write_text(TOKEN_IN_TEXT.sub(lambda m: token(m.group(), new_key), text),
                             encoding="utf-8", errors="surrogateescape")
-            changed.append(path.relative_to(root).as_posix())
+            changed.append(path.relative_to(config.data_dir).as_posix())
     return changed
 
 
@@ -148,6 +127,7 @@ def rotate_key(spark, config: Config, new_key: bytes,
     """Re-key every token of the lakehouse (every database of the catalog, or those named)
     with `new_key` and add it to the key ring."""
     from lanhai.erasure import vacuum_now
+    from lanhai.spark import delta_tables
 
     say = on_step or (lambda _msg: None)
     ring = config.pii_key_file
@@ -159,7 +139,7 @@ def rotate_key(spark, config: Config, new_key: bytes,
     began = time.time()
     out = Rotation(fingerprint=fingerprint(new_key))
     tag = TAG_PREFIX + out.fingerprint
-    tables = _tables(spark, databases)
+    tables = delta_tables(spark, databases)
     with ThreadPoolExecutor(PARALLEL) as pool:
         columns = dict(zip(tables, pool.map(lambda t: _token_columns(spark, t), tables),
                            strict=True))

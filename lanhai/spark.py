@@ -125,9 +125,11 @@ def spark_conf(config: Config) -> dict[str, str]:
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         # No string value in Delta's log: per-file min/max statistics of strings (ids, tokens,
-        # raw text) would outlive an erasure in `_delta_log` (lanhai.erasure). Numbers, dates
-        # and timestamps keep theirs, and with them data skipping.
-        "spark.databricks.io.skipping.stringPrefixLength": "0",
+        # raw text) would outlive an erasure in `_delta_log` (lanhai.erasure). One character
+        # is kept (the max gets Delta's tie-breaker), not none: with 0, Delta writes an empty
+        # min and no max, and delta-rs (the `lanhai sql` fast path) then prunes every file for
+        # any string predicate. Numbers, dates and timestamps keep theirs in full.
+        "spark.databricks.io.skipping.stringPrefixLength": "1",
         # Few small files per table at local scale; avoids thousands of tiny Parquet files.
         "spark.databricks.delta.optimizeWrite.enabled": "true",
     }
@@ -247,6 +249,22 @@ def adopt_orphan(spark: SparkSession, table: str) -> bool:
     _log.warning("adopted %s: its folder held Delta commits the catalog did not know (a run "
                  "killed while creating it); registered over %s/%s", table, root, name)
     return True
+
+
+def delta_tables(spark: SparkSession, databases: list[str] | None = None) -> list[str]:
+    """The Delta tables (not views) of the catalog's databases, or of those named."""
+    out = []
+    for db in databases or [d.name for d in spark.catalog.listDatabases()]:
+        for t in spark.catalog.listTables(db):
+            if t.isTemporary or t.tableType == "VIEW":
+                continue
+            name = f"{db}.{t.name}"
+            try:
+                if spark.sql(f"describe detail {name}").first()["format"] == "delta":
+                    out.append(name)
+            except Exception:  # noqa: BLE001, S112 - a table DESCRIBE DETAIL does not know
+                continue
+    return out
 
 
 def ddl_of(df) -> str:

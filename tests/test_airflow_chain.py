@@ -59,11 +59,14 @@ def test_the_weekly_review_dag_built_the_report_of_the_last_complete_week(chain,
     assert snapshot["status"] == "ok" and snapshot["gate"] == "passed"
     for lang in ("zh", "en"):
         assert (folder / f"review-{week}.{lang}.pdf").stat().st_size > 10_000
-    [row] = spark.sql(f"select status, interval_start, interval_end from "
-                      f"{config.table('audit', 'pipeline_runs')} where dag_id = "
-                      f"'lanhai_weekly_review' and recorded_at >= '{chain['began']}'").collect()
-    assert row.status == "ok"
-    assert (row.interval_start, row.interval_end) == parse_week(week)
+    # the chain's run, and the reruns of tests/reliability/test_dag_reruns.py if they ran
+    rows = spark.sql(f"select status, interval_start, interval_end from "
+                     f"{config.table('audit', 'pipeline_runs')} where dag_id = "
+                     f"'lanhai_weekly_review' and recorded_at >= '{chain['began']}'").collect()
+    assert 1 <= len(rows) <= 3
+    for row in rows:
+        assert row.status == "ok"
+        assert (row.interval_start, row.interval_end) == parse_week(week)
 
 
 def test_the_gate_recorded_its_checks_and_the_marts_are_built(chain, spark, config):
