@@ -9,7 +9,7 @@ from pathlib import Path
 from lanhai.config import Config
 from lanhai.spark import get_spark
 
-JOBS = ("bronze", "silver", "ingest", "retention")
+JOBS = ("bronze", "silver", "ingest", "retention", "replay")
 
 
 def run_job(job: str, config: Config, entities: list[str] | None = None,
@@ -37,6 +37,8 @@ def run_job(job: str, config: Config, entities: list[str] | None = None,
         out["silver"] = silver.run(spark, config, entities, run_id,
                                    on_batch=(lambda e, b, s: on_batch("silver", e, s["landed"]))
                                    if on_batch else None)
+    if job == "replay":
+        out["silver"] = silver.replay(spark, config, entities, run_id)
     if job in ("retention", "ingest"):
         out["retention"] = apply_retention(config)
     out["seconds"] = round(time.perf_counter() - began, 1)

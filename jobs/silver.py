@@ -576,3 +576,34 @@ def _flag_references(spark: SparkSession, config: Config, c: Contract,
     missing = F.filter(F.array(*flags), lambda x: x.isNotNull()) if flags else F.array().cast(
         "array<struct<reference: string, value: string>>")
     return rows.select(*columns, missing.alias("_missing_refs"))
+
+
+def replay(spark: SparkSession, config: Config, entities: list[str] | None = None,
+           run_id: str | None = None) -> list[dict]:
+    """Rebuild silver from bronze for some entities (all when none are named): after a bad
+    silver write that RESTORE cannot undo, or a change of silver's rules.
+
+    The entity's silver tables (with `<entity>_history`, and `order_items` for orders), its
+    quarantined records, its late references and its silver accounting rows are removed, its
+    checkpoint reset, and the entity's whole bronze table runs through silver again. Bronze
+    keeps every record as landed, so nothing is lost; a replay from the landing zone is bronze's
+    own reset (its checkpoint and table) followed by this."""
+    import shutil
+
+    done = []
+    for c in ordered_contracts(entities):
+        tables = [config.table("silver", c.entity)]
+        if c.history:
+            tables.append(config.table("silver", f"{c.entity}_history"))
+        if c.entity == "orders":
+            tables.append(config.table("silver", "order_items"))
+        for table in tables:
+            spark.sql(f"drop table if exists {table}")
+        for table, where in ((config.table("quarantine", "records"), ""),
+                             (config.table("audit", "late_references"), ""),
+                             (config.table("audit", "ingest_runs"), " and layer = 'silver'")):
+            if spark.catalog.tableExists(table):
+                spark.sql(f"delete from {table} where entity = '{c.entity}'{where}")
+        shutil.rmtree(config.path("checkpoints") / "silver" / c.entity, ignore_errors=True)
+        done.append(c.entity)
+    return run(spark, config, done, run_id)

@@ -71,8 +71,8 @@ def generate(
 
 @app.command()
 def ingest(
-    job: Annotated[str, typer.Argument(help="bronze, silver, ingest (both) or retention")] =
-    "ingest",
+    job: Annotated[str, typer.Argument(help="bronze, silver, ingest (both), retention, or "
+                                            "replay (silver rebuilt from bronze)")] = "ingest",
     entity: Annotated[list[str] | None, typer.Option(help="only these entities")] = None,
     profile: Profile = None,
 ) -> None:
