@@ -24,3 +24,20 @@ def scratch_lake(spark, config, root, prefix: str):
     finally:
         for layer in LAYERS:
             spark.sql(f"drop database if exists {own.db(layer)} cascade")
+
+
+LOAD_TIMES = ("_ingested_at", "_silver_loaded_at", "_run_id", "run_id", "started_at",
+              "finished_at", "quarantined_at")
+
+
+def table_rows(spark, own, skip=LOAD_TIMES) -> dict[str, list]:
+    """Every row of every table of a scratch lake's layers, sorted, without the columns in
+    `skip` (when and by which run a row was written: they differ between equal runs)."""
+    out = {}
+    for layer in LAYERS:
+        for t in spark.catalog.listTables(own.db(layer)):
+            if not t.isTemporary:
+                df = spark.table(f"{own.db(layer)}.{t.name}")
+                keep = [c for c in df.columns if c not in skip]
+                out[f"{layer}.{t.name}"] = sorted(map(tuple, df.select(*keep).collect()), key=str)
+    return out

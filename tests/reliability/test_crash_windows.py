@@ -18,26 +18,13 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from reliability_lake import LAYERS, scratch_lake
+from reliability_lake import scratch_lake, table_rows
 
 from lanhai.crashpoints import on_reached
 
 pytestmark = pytest.mark.integration
 
 HEADER = "rate_date,currency,cny_per_unit,published_at\n"
-
-
-def _tables(spark, own) -> dict[str, list]:
-    out = {}
-    for layer in LAYERS:
-        for t in spark.catalog.listTables(own.db(layer)):
-            if not t.isTemporary:
-                df = spark.table(f"{own.db(layer)}.{t.name}")
-                keep = [c for c in df.columns if c not in (
-                    "_ingested_at", "_silver_loaded_at", "_run_id", "run_id", "started_at",
-                    "finished_at", "quarantined_at")]
-                out[f"{layer}.{t.name}"] = sorted(map(tuple, df.select(*keep).collect()), key=str)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +44,7 @@ def _crash_and_rerun(spark, own, root) -> dict:
         "2024-01-02,EUR,7.66,2024-01-02T09:15:00+08:00\n"
         "2024-01-02,XXX,1.00,2024-01-02T09:15:00+08:00\n")  # one quarantined row
     first = run_job("ingest", own, ["fx_rates"])
-    before = _tables(spark, own)
+    before = table_rows(spark, own)
     kept = root / "kept"
     for name in before:  # the catalog forgets each table; its folder stays
         layer, table = name.split(".")
@@ -69,7 +56,7 @@ def _crash_and_rerun(spark, own, root) -> dict:
         shutil.rmtree(commits)  # no batch recorded as done: each one runs again
     again = run_job("ingest", own, ["fx_rates"])
     return {"config": own, "first": first, "again": again, "before": before,
-            "after": _tables(spark, own)}
+            "after": table_rows(spark, own)}
 
 
 def test_the_next_run_adopts_every_orphaned_table(crashed):
@@ -147,7 +134,7 @@ def trials(spark, config, tmp_path_factory):
             finally:
                 remove()
         last = run_job("ingest", hit, ["categories"])
-        yield {"ref": _tables(spark, ref), "hit": _tables(spark, hit), "stopped": stopped,
+        yield {"ref": table_rows(spark, ref), "hit": table_rows(spark, hit), "stopped": stopped,
                "last": last}
 
 

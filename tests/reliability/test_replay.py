@@ -9,7 +9,7 @@ recovery, is tested with the chain (tests/test_airflow_chain.py)."""
 from __future__ import annotations
 
 import pytest
-from reliability_lake import LAYERS, scratch_lake
+from reliability_lake import LOAD_TIMES, scratch_lake, table_rows
 
 pytestmark = pytest.mark.integration
 
@@ -26,21 +26,7 @@ USERS = ("user_id,registered_at,birth_year,gender,city,city_tier,acquisition_cha
          "U803,not a time,1991,M,南寧,tier3,kol,true,13900000803,,,2024-01-02T11:00:00+08:00\n")
 FX = ("rate_date,currency,cny_per_unit,published_at\n"
       "2024-01-02,USD,7.05,2024-01-02T09:15:00+08:00\n")
-TIMES = {"_ingested_at", "_silver_loaded_at", "_run_id", "run_id", "started_at",
-         "finished_at", "quarantined_at", "flagged_at", "_batch_id", "bronze_batch_id",
-         "batch_id"}
-
-
-def _tables(spark, own) -> dict[str, list]:
-    out = {}
-    for layer in LAYERS:
-        for t in spark.catalog.listTables(own.db(layer)):
-            if t.isTemporary:
-                continue
-            df = spark.table(f"{own.db(layer)}.{t.name}")
-            keep = [c for c in df.columns if c not in TIMES]
-            out[f"{layer}.{t.name}"] = sorted(map(tuple, df.select(*keep).collect()), key=str)
-    return out
+TIMES = {*LOAD_TIMES, "flagged_at", "_batch_id", "bronze_batch_id", "batch_id"}
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +40,9 @@ def replayed(spark, config, tmp_path_factory):
             day.mkdir(parents=True)
             (day / "part-00000.csv").write_text(text, encoding="utf-8")
         run_job("ingest", own, ["users", "fx_rates"])
-        before = _tables(spark, own)
+        before = table_rows(spark, own, TIMES)
         result = run_job("replay", own, ["users", "fx_rates"])
-        yield {"before": before, "after": _tables(spark, own), "result": result}
+        yield {"before": before, "after": table_rows(spark, own, TIMES), "result": result}
 
 
 def test_the_replay_read_every_bronze_record_again(replayed):
