@@ -40,7 +40,6 @@ from lanhai.pii import TOKEN_PREFIX, token
 TOKEN = rf"^{TOKEN_PREFIX}[0-9a-f]{{64}}$"
 TOKEN_IN_TEXT = re.compile(rf"{TOKEN_PREFIX}[0-9a-f]{{64}}(?![0-9a-f])")
 TAG_PREFIX = "lanhai-rotate:"
-USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 PARALLEL = 4
 
 
@@ -71,17 +70,11 @@ def _token_columns(spark, table: str) -> list[str]:
     return [c for c in strings if row[c]]
 
 
-def _rekeyed(spark, table: str, tag: str) -> bool:
-    from delta.tables import DeltaTable
-
-    return any(r["userMetadata"] == tag
-               for r in DeltaTable.forName(spark, table).history(50).collect())
-
-
 def _rekey_table(spark, table: str, columns: list[str], new_key: bytes, tag: str) -> int:
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
+    from lanhai.jobs.silver import USER_METADATA
     from lanhai.pii import _hmac_col
 
     spark.conf.set(USER_METADATA, tag)
@@ -127,6 +120,7 @@ def rotate_key(spark, config: Config, new_key: bytes,
     """Re-key every token of the lakehouse (every database of the catalog, or those named)
     with `new_key` and add it to the key ring."""
     from lanhai.erasure import vacuum_now
+    from lanhai.jobs.silver import tagged_commit
     from lanhai.spark import delta_tables
 
     say = on_step or (lambda _msg: None)
@@ -146,7 +140,7 @@ def rotate_key(spark, config: Config, new_key: bytes,
     for table, cols in columns.items():
         if not cols:
             continue
-        if _rekeyed(spark, table, tag):
+        if tagged_commit(spark, table, tag) is not None:  # a stopped run's table
             out.skipped.append(table)
             continue
         out.tables[table] = _rekey_table(spark, table, cols, new_key, tag)
