@@ -121,18 +121,27 @@ def small_lake(config, spark):
 
 
 def _snapshot(spark, config) -> dict[str, dict]:
-    """Rows, Delta version and data files of every table of the lake."""
+    """Rows, Delta version and data files of every table of the lake, read from the tables'
+    logs with delta-rs (rows from each file's `numRecords` statistic, less its deletion
+    vector's): under a second, where a count, DESCRIBE DETAIL and DESCRIBE HISTORY of each
+    table through Spark took 40-120 s, four times per build of the lake. `spark` is unused:
+    kept so that the callers read as before."""
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
     out = {}
     for layer in config.raw["databases"]:
         db = config.db(layer)
-        for t in spark.catalog.listTables(db):
-            if t.isTemporary:  # session views (dbt's __dbt_tmp) are listed in every database
-                continue
-            name = f"{db}.{t.name}"
-            detail = spark.sql(f"describe detail {name}").first()
-            version = spark.sql(f"describe history {name} limit 1").first()["version"]
-            out[name] = {"rows": spark.table(name).count(), "version": version,
-                         "files": detail["numFiles"]}
+        for log in sorted((config.lake / f"{db}.db").glob("*/_delta_log")):
+            table = DeltaTable(str(log.parent))
+            adds = pa.table(table.get_add_actions(flatten=True)).to_pydict()
+            counts = adds["num_records"]
+            assert None not in counts, f"{db}.{log.parent.name}: a file without statistics"
+            deleted = adds.get("deletionVector.cardinality") or [0] * len(counts)
+            out[f"{db}.{log.parent.name}"] = {
+                "rows": sum(counts) - sum(d or 0 for d in deleted),
+                "version": table.version(), "files": len(counts)}
+    assert out, f"no Delta table under {config.lake}"
     return out
 
 
