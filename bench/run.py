@@ -1,10 +1,13 @@
 """Benchmarks at each scale (`make bench`): simulator records/s, ingest rows/s, `dbt build`,
-and the incremental dbt run for one more simulated day against a full refresh.
+the incremental dbt run for one more simulated day against a full refresh, and the
+single-node baseline (bench/baseline.py: DuckDB straight from the same landing files), its
+KPIs checked equal to the marts and the pipeline's time over the baseline's per stage.
 
 Each scale runs in its own process and data folder (one catalog per Spark JVM), from an empty
 lake: simulate; ingest everything but the last day; `dbt build`; land the last day, ingest it,
-`dbt build` incrementally; then `dbt build --full-refresh`. Results are printed and written to
-bench/results/<timestamp>.json.
+`dbt build` incrementally; then `dbt build --full-refresh`; then the baseline over the whole
+landing zone, compared with marts.mart_weekly_review. Results are printed (a table of the
+ratios last) and written to bench/results/<timestamp>.json.
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ def one(scale: str) -> dict:
     ok, full_s = _timed(run_dbt, config, ["build", "--full-refresh"])
     assert ok, "dbt build --full-refresh failed"
     full_nodes = _dbt_breakdown(config)
+    base = _baseline(config, get_spark(config))
     rows = result.rows
     ingested = sum(r.get("rows", 0) for r in bronze["bronze"])
     return {
@@ -114,7 +118,55 @@ def one(scale: str) -> dict:
         "dbt_build_nodes": build_nodes,
         "dbt_incremental_nodes": incremental_nodes,
         "dbt_full_refresh_nodes": full_nodes,
+        "baseline": base,
+        "pipeline_over_baseline": {
+            "landing_to_tables": round((bronze_s + silver_s)
+                                       / (base["load_s"] + base["prepare_s"]), 1),
+            "kpis": round(dbt_s / base["kpis_s"], 1),
+            "everything": round((bronze_s + silver_s + dbt_s) / base["total_s"], 1),
+            "one_more_day": round((day_ingest_s + incremental_s) / base["total_s"], 1)},
     }
+
+
+def _baseline(config, spark) -> dict:
+    """The baseline over the landing zone the marts were built from, and its rows against the
+    weekly review's: equal, or the bench fails."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import baseline
+    from reference_kpis import KEYS, review_differences
+
+    seconds: dict = {}
+    t = time.perf_counter()
+    want = baseline.review(config.landing, seconds).to_dict("records")
+    seconds["total_s"] = round(time.perf_counter() - t, 1)
+    print(f"  {datetime.now():%H:%M:%S} baseline (DuckDB from the landing files): "
+          f"{seconds['total_s']} s", file=sys.stderr, flush=True)
+    got = [r.asDict() for r in spark.table(config.table("marts", "mart_weekly_review"))
+           .select(*KEYS, "value", "numerator", "denominator").collect()]
+    diff = review_differences(want, got)
+    counts = {k: len(v) for k, v in diff.items()}
+    assert counts == {"missing": 0, "extra": 0, "different": 0}, (
+        f"the marts and the baseline differ: {counts}, e.g. "
+        f"{[v[:3] for v in diff.values()]}")
+    return {**seconds, "kpi_rows": len(want), "equal_to_marts": True}
+
+
+def table(results: list[dict]) -> str:
+    """The pipeline against the baseline, a line per scale and stage."""
+    lines = ["| scale | stage | pipeline s | baseline s | pipeline / baseline |",
+             "| --- | --- | --- | --- | --- |"]
+    for r in results:
+        b = r["baseline"]
+        stages = (
+            ("landing -> typed tables", r["bronze_s"] + r["silver_s"],
+             b["load_s"] + b["prepare_s"]),
+            ("KPIs (dbt build / DuckDB SQL)", r["dbt_build_s"], b["kpis_s"]),
+            ("everything", r["bronze_s"] + r["silver_s"] + r["dbt_build_s"], b["total_s"]),
+            ("one more day (ingest + incremental build)",
+             r["one_day_ingest_s"] + r["dbt_incremental_one_day_s"], b["total_s"]))
+        lines += [f"| {r['scale']} | {name} | {p:.1f} | {q:.1f} | {p / q:.1f} |"
+                  for name, p, q in stages]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -143,6 +195,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
     (out / f"{stamp}.json").write_text(json.dumps(results, indent=1))
+    print("\nThe pipeline against the single-node baseline (KPIs equal at every scale):\n"
+          + table(results), flush=True)
 
 
 if __name__ == "__main__":

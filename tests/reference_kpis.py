@@ -533,6 +533,39 @@ def reference_review(landing: Path) -> pd.DataFrame:
     return _review_rows(con)
 
 
+KEYS = ("iso_week_label", "kpi", "scope_type", "scope_value")
+
+
+def review_differences(want: list[dict], got: list[dict]) -> dict[str, list]:
+    """Rows of the weekly review compared by their keys: numerators and denominators exactly
+    (money to the cent, counts), values up to float rounding. Returns the keys only in one
+    and the cells that differ (each list empty when the two agree)."""
+    import math
+
+    w = {tuple(r[k] for k in KEYS): r for r in want}
+    g = {tuple(r[k] for k in KEYS): r for r in got}
+
+    def exact(x):
+        return None if x is None else Decimal(str(x)).normalize()
+
+    def close(a, b) -> bool:
+        if a is None or b is None:
+            return a is None and b is None
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+
+    bad = []
+    for key in sorted(set(w) & set(g)):
+        a, b = w[key], g[key]
+        if exact(a["numerator"]) != exact(b["numerator"]) or \
+                exact(a["denominator"]) != exact(b["denominator"]):
+            bad.append((key, "num/den", b["numerator"], a["numerator"], b["denominator"],
+                        a["denominator"]))
+        elif not close(a["value"], b["value"]):
+            bad.append((key, "value", b["value"], a["value"]))
+    return {"missing": sorted(set(w) - set(g)), "extra": sorted(set(g) - set(w)),
+            "different": bad}
+
+
 def _cny(cents) -> Decimal | None:
     return None if cents is None or pd.isna(cents) else Decimal(int(cents)) / 100
 

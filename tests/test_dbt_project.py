@@ -236,33 +236,16 @@ def test_every_kpi_equals_an_independent_computation_from_the_landing_files(buil
     """The weekly review against tests/reference_kpis.py (Python + DuckDB from the landing
     files): the same rows; numerators and denominators exact (money to the cent, counts);
     values equal up to float rounding."""
-    from decimal import Decimal
+    from reference_kpis import KEYS, reference_review, review_differences
 
-    from reference_kpis import reference_review
-
-    keys = ["iso_week_label", "kpi", "scope_type", "scope_value"]
-    want = {tuple(r[k] for k in keys): r for r in
-            reference_review(config.landing).to_dict("records")}
-    got = {tuple(r[k] for k in keys): r.asDict() for r in spark.table(
-        "marts.mart_weekly_review").select(*keys, "value", "numerator", "denominator").collect()}
+    want = reference_review(config.landing).to_dict("records")
+    got = [r.asDict() for r in spark.table("marts.mart_weekly_review").select(
+        *KEYS, "value", "numerator", "denominator").collect()]
     assert len(want) > 20_000
-    assert sorted(set(got) - set(want))[:10] == [], "rows the reference does not have"
-    assert sorted(set(want) - set(got))[:10] == [], "rows missing from the mart"
-
-    def exact(x):
-        return None if x is None else Decimal(str(x)).normalize()
-
-    bad = []
-    for key, w in want.items():
-        g = got[key]
-        if exact(g["numerator"]) != exact(w["numerator"]) or \
-                exact(g["denominator"]) != exact(w["denominator"]):
-            bad.append((key, "num/den", g["numerator"], w["numerator"], g["denominator"],
-                        w["denominator"]))
-        elif (g["value"] is None) != (w["value"] is None) or (
-                g["value"] is not None and g["value"] != pytest.approx(w["value"], rel=1e-9,
-                                                                       abs=1e-12)):
-            bad.append((key, "value", g["value"], w["value"]))
+    diff = review_differences(want, got)
+    assert diff["extra"][:10] == [], "rows the reference does not have"
+    assert diff["missing"][:10] == [], "rows missing from the mart"
+    bad = diff["different"]
     assert not bad, f"{len(bad)} differences, e.g. {bad[:8]}"
 
 
