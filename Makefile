@@ -72,7 +72,7 @@ cluster-status:  ## the cluster's services and running Spark applications
 # $(or) splits its arguments at commas: the default list has to come from a variable
 TWO_SCALES := small,medium
 
-bench: setup  ## rows/s, dbt build, incremental vs full refresh (SCALES=small,medium); the whole chain embedded and on the cluster (CHAIN_SCALES=small)
+bench: setup  ## rows/s, dbt build, incremental vs full refresh, the DuckDB baseline (SCALES=small,medium); the whole chain embedded and on the cluster (CHAIN_SCALES=small)
 	$(BIN)/python bench/run.py --scales $(or $(SCALES),$(TWO_SCALES))
 	$(BIN)/python bench/chain.py --scales $(or $(CHAIN_SCALES),small)
 
