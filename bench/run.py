@@ -133,7 +133,8 @@ def _baseline(config, spark) -> dict:
     weekly review's: equal, or the bench fails."""
     sys.path.insert(0, str(ROOT / "bench"))
     import baseline
-    from reference_kpis import KEYS, review_differences
+
+    keys, review_differences = baseline.ref.KEYS, baseline.ref.review_differences
 
     seconds: dict = {}
     t = time.perf_counter()
@@ -142,7 +143,7 @@ def _baseline(config, spark) -> dict:
     print(f"  {datetime.now():%H:%M:%S} baseline (DuckDB from the landing files): "
           f"{seconds['total_s']} s", file=sys.stderr, flush=True)
     got = [r.asDict() for r in spark.table(config.table("marts", "mart_weekly_review"))
-           .select(*KEYS, "value", "numerator", "denominator").collect()]
+           .select(*keys, "value", "numerator", "denominator").collect()]
     diff = review_differences(want, got)
     counts = {k: len(v) for k, v in diff.items()}
     assert counts == {"missing": 0, "extra": 0, "different": 0}, (
