@@ -77,16 +77,18 @@ def _typed(expr: str, f: dict) -> tuple[str, str]:
     raise ValueError(t)
 
 
-def _rules(fields: list[dict], source: str) -> tuple[list[str], list[str]]:
-    """The typed columns of `source`'s fields and the contract's rules on them."""
+def _rules(fields: list[dict], text_of) -> tuple[list[tuple[str, str]], list[str]]:
+    """The typed value of each field (`text_of(name)`: its raw value as text) and the
+    contract's rules on them: a blank value is no value; any other must cast, be in its enum
+    and within its bounds; a required one must be there."""
     cols, rules = [], []
     for f in fields:
         if f["type"] == "array<item>":
             continue
-        name = f["name"]
-        value, ok = _typed(f"cast({source}\"{name}\" as varchar)", f)
-        cols.append(f"{value} as \"{name}\"")
-        rules.append(f"({source}\"{name}\" is null or {ok})")
+        raw = text_of(f["name"])
+        value, ok = _typed(raw, f)
+        cols.append((f["name"], value))
+        rules.append(f"(nullif(trim({raw}), '') is null or coalesce({ok}, false))")
         if f.get("required"):
             rules.append(f"{value} is not null")
         if f.get("enum"):
@@ -117,14 +119,15 @@ def load(con, landing: Path) -> dict[str, int]:
             con.execute(f"create table raw_{entity} as select *, row_number() over () as rid "
                         f"from {reader}")
         read[entity] = con.execute(f"select count(*) from raw_{entity}").fetchone()[0]
-        cols, rules = _rules(fields, "r.")
+        cols, rules = _rules(fields, lambda name: f'cast(r."{name}" as varchar)')
         key = [*c["key"], c["version"]]
         items, item_rule = "", "true"
         if c.get("item_fields"):
             items, item_rule = _items(con, entity, c)
         con.execute(f"""
             create table t_{entity} as
-            select {', '.join(cols)}{items}, r.filename as _file, r.rid as _rid
+            select {', '.join(f'{v} as "{n}"' for n, v in cols)}{items},
+                   r.filename as _file, r.rid as _rid
             from raw_{entity} r {'join items_' + entity + ' it using (rid)' if items else ''}
             where {' and '.join(rules)} and {item_rule}""")
         con.execute(f"""
@@ -136,17 +139,7 @@ def load(con, landing: Path) -> dict[str, int]:
 
 def _items(con, entity: str, c: dict) -> tuple[str, str]:
     """An order's items: a non-empty JSON array of objects, every one valid, typed."""
-    fields = c["item_fields"]
-    typed, rules = [], []
-    for f in fields:
-        value, ok = _typed(f"(i.it->>'$.{f['name']}')", f)
-        typed.append((f["name"], value))
-        rules.append(f"((i.it->>'$.{f['name']}') is null or {ok})")
-        if f.get("required"):
-            rules.append(f"{value} is not null")
-        for bound, op in (("min", ">="), ("max", "<=")):
-            if bound in f:
-                rules.append(f"({value} is null or {value} {op} {f[bound]})")
+    typed, rules = _rules(c["item_fields"], lambda name: f"(i.it->>'$.{name}')")
     struct = ", ".join(f"'{n}': {v}" for n, v in typed)
     con.execute(f"""
         create table items_{entity} as
