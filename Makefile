@@ -9,15 +9,15 @@ export SPARK_LOCAL_IP := 127.0.0.1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: setup system venv jars demo test lint unit integration bench lock clean airflow airflow-stop notebooks-clean report bench-chain bench-sim cluster-up cluster-down cluster-status test-cluster
+.PHONY: setup system venv jars demo test lint unit integration bench lock clean airflow airflow-stop notebooks-clean report bench-chain bench-sim cluster-up cluster-down cluster-status test-cluster sql-server sql-server-stop
 
 setup: system venv jars  ## everything a new machine needs
 
-system:  ## Debian packages: Java, Maven (jars), Chromium (PDFs, browser tests), CJK fonts, pdftotext, PostgreSQL (cluster profile)
-	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null \
+system:  ## Debian packages: a JDK (javac for the SQL endpoint's classes), Maven (jars), Chromium (PDFs, browser tests), CJK fonts, pdftotext, PostgreSQL (cluster profile)
+	@if ! command -v javac >/dev/null || ! command -v mvn >/dev/null \
 	  || ! command -v chromium >/dev/null || ! command -v pdftotext >/dev/null \
 	  || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1 || ! dpkg -s postgresql >/dev/null 2>&1; then \
-	  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven chromium \
+	  apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless maven chromium \
 	    fonts-noto-cjk poppler-utils postgresql; fi
 
 $(UV):
@@ -28,11 +28,15 @@ venv: $(UV)  ## the virtual environment, exactly as requirements.lock says
 	$(UV) pip sync --python $(BIN)/python requirements.lock
 	$(UV) pip install --python $(BIN)/python --no-deps -e .
 
-jars: .jars/.done  ## Delta's jars, fetched once with Maven so Spark starts offline
+jars: .jars/.done .jars/lanhai-sql.jar  ## Delta's jars (Maven, once: Spark starts offline); the SQL endpoint's classes
 .jars/.done: jars/pom.xml
 	mvn -q -B -f jars/pom.xml dependency:copy-dependencies -DexcludeTransitive=true \
 	  -DoutputDirectory=$(CURDIR)/.jars
 	touch $@
+
+# javac against the pip-installed Spark's jars (jars/src: the endpoint's login and read-only guard)
+.jars/lanhai-sql.jar: .jars/.done $(wildcard jars/src/lanhai/sql/*.java)
+	$(BIN)/python -c "from lanhai.sql_endpoint import build_jar; build_jar(force=True)"
 
 demo: setup  ## simulate the sources (once), ingest bronze and silver, print a summary
 	$(BIN)/lanhai demo
@@ -65,6 +69,12 @@ cluster-up: setup  ## the cluster profile: PostgreSQL, Spark master + 2 workers,
 
 cluster-down:  ## stop every service of the cluster profile by PID
 	$(BIN)/lanhai cluster-down
+
+sql-server: setup  ## the analysts' SQL endpoint (Spark Thrift server, JDBC/ODBC) on the running cluster: 127.0.0.1:10000, login `analyst`
+	$(BIN)/lanhai sql-server-up
+
+sql-server-stop:  ## stop the SQL endpoint by PID
+	$(BIN)/lanhai sql-server-down
 
 cluster-status:  ## the cluster's services and running Spark applications
 	$(BIN)/lanhai cluster-status

@@ -365,6 +365,49 @@ def cluster_status(profile: Profile = "cluster") -> None:
             console.print(f"  running: {a['name']} ({a['id']}, {a['cores']} cores)")
 
 
+@app.command("sql-server-up")
+def sql_server_up(profile: Profile = "cluster") -> None:
+    """Start the analysts' SQL endpoint (Spark's Thrift server: JDBC/ODBC, HiveServer2's
+    protocol) on the running cluster: logins from a users file, the marts read-only."""
+    from lanhai import sql_endpoint
+
+    config = load_config(profile)
+    try:
+        pid = sql_endpoint.up(config)
+    except sql_endpoint.EndpointError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from err
+    console.print(f"SQL endpoint up (PID {pid}): {sql_endpoint.jdbc_url(config)}; login "
+                  f"`analyst`, password in {sql_endpoint.password_file(config, 'analyst')}; "
+                  "more logins with `lanhai sql-user NAME`; stop with `make sql-server-stop`.")
+
+
+@app.command("sql-server-down")
+def sql_server_down(profile: Profile = "cluster") -> None:
+    """Stop the SQL endpoint by PID."""
+    from lanhai import sql_endpoint
+
+    console.print(f"stopped {sql_endpoint.down(load_config(profile)) or 'nothing'}")
+
+
+@app.command("sql-user")
+def sql_user(name: Annotated[str, typer.Argument(help="the login to add or give a new "
+                                                      "password")],
+             profile: Profile = "cluster") -> None:
+    """Add a login to the SQL endpoint (or give it a new password): the password is written to
+    a file only its owner can read, never printed. No restart needed."""
+    from lanhai import sql_endpoint
+
+    config = load_config(profile)
+    try:
+        sql_endpoint.settings(config)
+        path = sql_endpoint.add_user(config, name)
+    except sql_endpoint.EndpointError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from err
+    console.print(f"login {name!r}: password in {path} (mode 0600)")
+
+
 @app.command("dbt-manifest")
 def dbt_manifest(profile: Profile = None) -> None:
     """Build dbt's manifest (dbt parse, no Spark) for the Airflow transform DAG."""

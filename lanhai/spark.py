@@ -112,7 +112,8 @@ def spark_conf(config: Config) -> dict[str, str]:
         "spark.executor.extraJavaOptions": " ".join(o for o in java_opts if "XX:" not in o),
         "spark.driver.host": "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",
-        "spark.jars": ",".join(delta_jars()),
+        # Delta's, and the project's own (lanhai.sql_endpoint's guard, so tests can call it)
+        "spark.jars": ",".join([*delta_jars(), *_jars("lanhai-sql")]),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.catalogImplementation": "hive",

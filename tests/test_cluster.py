@@ -214,3 +214,101 @@ def test_services_listen_on_loopback_only(cluster):
     sockets = listening(cluster["pids"])
     assert {name for name, _, _ in sockets} >= {"postgres", "spark-master", "api-server"}
     assert all(ip in LOOPBACK for _, ip, _ in sockets), sockets
+
+
+# --- the analysts' SQL endpoint (issue 12): Spark's Thrift server on the cluster's catalog ---
+@pytest.fixture(scope="module")
+def endpoint(chain, cluster):
+    """The SQL endpoint started on the cluster the chain built, stopped by PID at the end."""
+    from lanhai import sql_endpoint
+    from lanhai.cluster import still_running
+
+    own = cluster["config"]
+    began = time.monotonic()
+    pid = sql_endpoint.up(own)
+    try:
+        yield {"config": own, "pid": pid, "started_in": time.monotonic() - began,
+               "password": sql_endpoint.password(own, "analyst")}
+    finally:
+        assert sql_endpoint.down(own) == pid
+        assert not still_running({"sql-server": pid})
+
+
+def _beeline(endpoint, statement, user="analyst", password=None):
+    from lanhai.sql_endpoint import beeline
+
+    return beeline(endpoint["config"], user, password or endpoint["password"], statement)
+
+
+def _error(proc) -> str:
+    return next((line for line in proc.stderr.splitlines() if line.startswith("Error")),
+                proc.stderr[-500:])
+
+
+def _cell(value) -> str | None:
+    """One value as Beeline's CSV and DuckDB's Python value compare: numbers as numbers,
+    timestamps to the second without trailing zeros, NULL as None."""
+    import re
+    from datetime import datetime
+    from decimal import Decimal
+
+    if value is None or value == "NULL":
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, datetime):
+        value = value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, int | float | Decimal):
+        return repr(float(value))
+    text = str(value)
+    if re.fullmatch(r"-?\d+(\.\d+)?([eE]-?\d+)?", text):
+        return repr(float(text))
+    if re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d*)?", text):
+        return text.rstrip("0").rstrip(".")
+    return text
+
+
+def test_an_analyst_reads_every_mart_through_the_endpoint_as_the_fast_path_does(endpoint):
+    """Beeline (Spark's JDBC client) logged in as `analyst` gets every mart's rows, and they
+    are the fast path's (DuckDB over the same Delta tables, no JVM)."""
+    import csv
+    import io
+
+    from lanhai.sql import FastPath
+
+    own = endpoint["config"]
+    with FastPath(own) as fast:
+        tables = fast.tables()
+        assert len(tables) > 20 and "kpi_gmv_weekly" in tables
+        for table in tables:
+            proc = _beeline(endpoint, f"select * from {own.db('marts')}.{table}")
+            assert proc.returncode == 0, (table, _error(proc))
+            rows = list(csv.reader(io.StringIO(proc.stdout)))
+            duck = fast.query(f"select * from {table}")
+            assert rows[0] == duck.column_names, table
+            got = sorted((tuple(_cell(v) for v in r) for r in rows[1:]), key=repr)
+            want = sorted((tuple(_cell(v) for v in r.values()) for r in duck.to_pylist()),
+                          key=repr)
+            assert len(got) == duck.num_rows > 0, table
+            assert got == want, table
+
+
+def test_the_endpoint_refuses_anonymous_and_wrong_logins(endpoint):
+    # no user name (with the analyst's password), a wrong password, an unknown user
+    for user, password in ((None, None), ("analyst", "not-the-password"), ("nobody", "x")):
+        proc = _beeline(endpoint, "select 1", user=user, password=password)
+        assert proc.returncode != 0 and "Error validating the login" in _error(proc), user
+
+
+def test_the_endpoint_reads_the_marts_only_and_writes_nothing(endpoint):
+    own = endpoint["config"]
+    for statement, why in (
+            (f"select * from {own.db('bronze')}.users", "is not readable"),
+            (f"select * from {own.db('quarantine')}.records", "is not readable"),
+            (f"select * from delta.`{own.lake}/{own.db('bronze')}.db/users`",
+             "TABLE_OR_VIEW_NOT_FOUND"),
+            (f"drop table {own.db('marts')}.kpi_gmv_weekly", "read-only")):
+        proc = _beeline(endpoint, statement)
+        assert proc.returncode != 0 and why in _error(proc), (statement, _error(proc))
+    proc = _beeline(endpoint, f"select count(*) from {own.db('marts')}.kpi_gmv_weekly")
+    assert proc.returncode == 0 and int(proc.stdout.splitlines()[-1]) > 0
