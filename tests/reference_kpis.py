@@ -198,7 +198,7 @@ def prepare(landing: Path) -> dict[str, pd.DataFrame]:
     refunds = _latest(data["refunds"], ["refund_id"], "updated_at")
     refunds = refunds[refunds["order_id"].isin(rate_of)]
     refunds_df = pd.DataFrame({
-        "order_id": refunds["order_id"],
+        "refund_id": refunds["refund_id"], "order_id": refunds["order_id"],
         "refunded_at": refunds["refunded_at"],
         "amount": [_cents((a * rate_of[o]).quantize(Decimal("0.01"), ROUND_HALF_UP))
                    for a, o in zip(refunds["amount"], refunds["order_id"], strict=True)],
@@ -255,6 +255,16 @@ def _order_scopes(t: str) -> str:
     union all select *, 'merchant_size', merchant_size from {t} where merchant_size is not null"""
 
 
+def _event_attr(t: str) -> str:
+    """A paid order's event (column `at`) with the order's scope attributes as they were at
+    `at`: its channel, the merchant's size and the buyer's flags (age in the event's week)."""
+    return f"""(select e.*, o.channel, m.size as merchant_size,
+       {_user_flags('u', 'sunday(cast(e.at as date))')}
+    from {t} e join paid_orders o on e.order_id = o.order_id
+    left join users u on {_as_of('u', 'user_id', 'o.user_id', 'e.at')}
+    left join merchants m on {_as_of('m', 'merchant_id', 'o.merchant_id', 'e.at')})"""
+
+
 def _line_scopes(t: str) -> str:
     return _order_scopes(t) + f"""
     union all select *, 'category', category_l1 from {t} where category_l1 is not null
@@ -295,7 +305,8 @@ select week_label(d) as wk, min(sunday(d)) as week_end, min(isoyear(d)) as iso_y
        min(week(d)) as iso_week
 from (select cast(unnest(range(first_day, last_day + interval 1 day, interval 1 day)) as date)
       as d from bounds)
-group by 1;
+group by 1
+having min(sunday(d)) <= (select last_day from bounds);  -- the week in progress: not published
 """
 
 
@@ -335,6 +346,19 @@ select order_id, min(user_id) as user_id, min(merchant_id) as merchant_id, min(w
        bool_or(is_pet_genz) as is_pet_genz, bool_or(is_lower) as is_lower, sum(gmv) as gmv
 from paid group by order_id""",
         f"create table orders_scoped as {_order_scopes('paid_orders')}",
+        # refunds, shipments and deliveries: the order's scopes as they were when each happened
+        "create table refunds_scoped as " + _order_scopes(_event_attr(
+            "(select *, cast(refunded_at as timestamp) as at from refunds)")),
+        """create table shipments_first as
+select s.*, o.gmv as order_gmv,
+       row_number() over (partition by s.order_id order by s.shipped_at, s.shipment_id) = 1
+           as is_first
+from shipments s join paid_orders o on s.order_id = o.order_id""",
+        "create table shipped_scoped as " + _order_scopes(_event_attr(
+            "(select *, cast(shipped_at as timestamp) as at from shipments_first)")),
+        "create table delivered_scoped as " + _order_scopes(_event_attr(
+            "(select *, cast(delivered_at as timestamp) as at from shipments_first "
+            "where delivered_at is not null)")),
         # GMV, refunds, orders, shares
         """create table gmv as
 with g as (select wk, st, sv, sum(gmv) as gmv, count(distinct order_id) as n,
@@ -342,8 +366,8 @@ with g as (select wk, st, sv, sum(gmv) as gmv, count(distinct order_id) as n,
                   sum(case when channel in ('live_stream', 'kol', 'community_group')
                       then gmv else 0 end) as emerging
            from paid_scoped group by all),
-r as (select week_label(cast(r.refunded_at as date)) as wk, s.st, s.sv, sum(r.amount) as refunds
-      from refunds r join orders_scoped s on r.order_id = s.order_id group by all),
+r as (select week_label(cast(refunded_at as date)) as wk, st, sv, sum(amount) as refunds
+      from refunds_scoped group by all),
 k as (select wk, st, sv from g union select wk, st, sv from r)
 select k.wk, k.st, k.sv, coalesce(g.gmv, 0) as gmv, coalesce(g.n, 0) as n,
        case when k.st not in ('category', 'pilot_category') then coalesce(r.refunds, 0) end
@@ -405,16 +429,12 @@ from (select wk, st, sv, spu_id, count(distinct merchant_id) as m from paid_scop
       where st in ('all', 'category') group by all) group by all""",
         # logistics
         """create table logistics as
-with sh as (
-    select s.*, o.st, o.sv, o.gmv as order_gmv,
-           row_number() over (partition by s.order_id, o.st, o.sv
-                              order by s.shipped_at, s.shipment_id) = 1 as is_first
-    from shipments s join orders_scoped o on s.order_id = o.order_id),
-a as (select week_label(cast(shipped_at as date)) as wk, st, sv, sum(cost) as cost,
-             sum(case when is_first then order_gmv else 0 end) as gmv from sh group by all),
+with a as (select week_label(cast(shipped_at as date)) as wk, st, sv, sum(cost) as cost,
+             sum(case when is_first then order_gmv else 0 end) as gmv
+      from shipped_scoped group by all),
 b as (select week_label(cast(delivered_at as date)) as wk, st, sv,
              count_if(delivered_at <= promised_at) as on_time, count(*) as delivered
-      from sh where delivered_at is not null group by all),
+      from delivered_scoped group by all),
 k as (select wk, st, sv from a union select wk, st, sv from b)
 select k.*, a.cost, a.gmv, b.on_time, b.delivered
 from k left join a using (wk, st, sv) left join b using (wk, st, sv)""",

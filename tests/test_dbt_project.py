@@ -170,6 +170,33 @@ def _all_scope(spark, mart, key="iso_week_label"):
 
 
 @pytest.mark.integration
+def test_no_mart_publishes_the_week_or_the_cohort_month_in_progress(built, spark, config):
+    """The small lake ends on Monday 2025-06-23: its week (2025-W26, one day of data) is not
+    published by any weekly mart, nor June 2025 as an LTV cohort; 2025-W25 is."""
+    from datetime import date, timedelta
+
+    sim = config.raw["simulator"]
+    last = date.fromisoformat(sim["start"]) + timedelta(days=sim["days"] - 1)
+    assert last.isoweekday() == 1, "the small lake is meant to end on a Monday"
+    in_progress = "{}-W{:02d}".format(*last.isocalendar()[:2])
+    before = "{}-W{:02d}".format(*(last - timedelta(days=1)).isocalendar()[:2])
+    weekly = [t.name for t in spark.catalog.listTables("marts")
+              if t.tableType != "VIEW" and not t.isTemporary and "iso_week_label" in
+              {c.name for c in spark.catalog.listColumns(f"marts.{t.name}")}
+              and t.name.startswith(("kpi_", "mart_weekly"))]
+    assert len(weekly) >= 14
+    for name in weekly:
+        weeks = {r[0] for r in spark.sql(
+            f"select distinct iso_week_label from marts.{name}").collect()}
+        assert in_progress not in weeks, name
+        assert before in weeks, name
+    cohorts = {r[0] for r in spark.sql(
+        "select distinct cohort_month from marts.kpi_ltv_cohort_monthly").collect()}
+    assert last.replace(day=1) not in cohorts
+    assert (last.replace(day=1) - timedelta(days=1)).replace(day=1) in cohorts
+
+
+@pytest.mark.integration
 def test_weekly_gmv_matches_the_simulators_truth_to_the_cent(built, spark):
     from decimal import Decimal
 

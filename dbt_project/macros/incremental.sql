@@ -31,9 +31,11 @@
 {%- endmacro %}
 
 {#
-  The last statement of a weekly mart: the rows of `cte`, stamped with the build time, and on
+  The last statement of a weekly mart: the rows of `cte` for the weeks the data covers (the
+  week in progress is not published: int_weeks_covered), stamped with the build time, and on
   an incremental run only the weeks to recompute (whole weeks: the mart is partitioned by
-  iso_week_label and overwritten a partition at a time).
+  iso_week_label and overwritten a partition at a time). A week in progress is recomputed by
+  the run that loads its Sunday, since that day's data changes it.
 #}
 {% macro select_changed_weeks(cte) -%}
 -- depends_on: {{ ref('int_changes') }}, {{ ref('dim_date') }}
@@ -41,15 +43,17 @@ select
     {{ cte }}.*,
     current_timestamp() as dbt_built_at
 from {{ cte }}
+where {{ cte }}.iso_week_label in (select iso_week_label from {{ ref('int_weeks_covered') }})
 {%- if is_incremental() %}
-    where {{ cte }}.iso_week_label in (
+    and {{ cte }}.iso_week_label in (
         select iso_week_label from {{ ref('dim_date') }}
         where week_end_date >= {{ recompute_from() }}
     )
 {%- endif %}
 {%- endmacro %}
 
-{# As above for a cohort mart: the cohorts a change on the earliest date can reach. #}
+{# As above for a cohort mart: the cohorts a change on the earliest date can reach. A cohort
+   month in progress is left out by the mart itself (PLAN.md: covered when its month is over). #}
 {% macro select_changed_cohorts(cte, window_days) -%}
 -- depends_on: {{ ref('int_changes') }}
 select

@@ -1,4 +1,6 @@
 -- The ISO weeks the data covers, with the first day of data (windows before it are not covered).
+-- PLAN.md: a week is covered when the data reaches its Sunday; the week in progress is not
+-- published (select_changed_weeks keeps every weekly mart to these weeks).
 with dates as (
     select * from {{ ref('dim_date') }}
 ),
@@ -22,7 +24,9 @@ weeks as (
         min(bounds.first_data_date) as first_data_date
     from dates
     cross join bounds
-    where dates.date_day between bounds.first_data_date and bounds.last_data_date
+    where
+        dates.date_day between bounds.first_data_date and bounds.last_data_date
+        and dates.week_end_date <= bounds.last_data_date
     group by dates.iso_week_label
 )
 

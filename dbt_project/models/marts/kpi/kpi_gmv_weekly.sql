@@ -1,14 +1,15 @@
 -- GMV, paid orders, AOV and COGS per ISO week (Asia/Shanghai) and scope; refunds and net sales
 -- (GMV - refunds, refunds in the week of refunded_at at the paid date's rate) for the scopes an
 -- order has as a whole (all, segment, city tier, channel, merchant size), null for product
--- scopes (a refund is not split by line).
+-- scopes (a refund is not split by line). A refund takes its scope as it was when refunded.
 with lines as (
     select * from {{ ref('int_order_items_scoped') }}
     where {{ reaches_changed_weeks('paid_date') }}
 ),
 
-orders as (
-    select * from {{ ref('int_orders_scoped') }}
+refund_scopes as (
+    select * from {{ ref('int_order_events_scoped') }}
+    where event_kind = 'refund'
 ),
 
 refunds as (
@@ -35,13 +36,13 @@ gmv as (
 refunded as (
     select
         dates.iso_week_label,
-        orders.scope_type,
-        orders.scope_value,
+        refund_scopes.scope_type,
+        refund_scopes.scope_value,
         sum(refunds.refund_cny) as refunds_cny
     from refunds
-    inner join orders on refunds.order_id = orders.order_id
+    inner join refund_scopes on refunds.refund_id = refund_scopes.event_id
     inner join dates on refunds.refunded_date = dates.date_day
-    group by dates.iso_week_label, orders.scope_type, orders.scope_value
+    group by dates.iso_week_label, refund_scopes.scope_type, refund_scopes.scope_value
 ),
 
 weeks as (

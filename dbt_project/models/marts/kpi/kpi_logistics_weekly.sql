@@ -1,6 +1,8 @@
 -- Logistics per ISO week and order-level scope: cost share (cost of shipments shipped in the
 -- week / GMV of their orders, each order once, in its first shipment's week) and on-time
 -- delivery (shipments delivered in the week by their promised time / shipments delivered).
+-- A shipment takes its scope as it was when shipped (cost, and its order's GMV when it is the
+-- order's first shipment), a delivery as it was when delivered.
 with shipments as (
     select * from {{ ref('fct_shipments') }}
     where
@@ -10,6 +12,14 @@ with shipments as (
 
 orders as (
     select * from {{ ref('int_orders_scoped') }}
+    where scope_type = 'all'
+),
+
+event_scopes as (
+    select * from {{ ref('int_order_events_scoped') }}
+    where
+        event_kind in ('shipped', 'delivered')
+        and {{ reaches_changed_weeks('event_date') }}
 ),
 
 dates as (
@@ -23,38 +33,39 @@ weeks as (
 scoped as (
     select
         shipments.*,
-        orders.scope_type,
-        orders.scope_value,
+        event_scopes.event_kind,
+        event_scopes.scope_type,
+        event_scopes.scope_value,
         orders.order_gmv_cny,
-        shipped.iso_week_label as shipped_week,
-        delivered.iso_week_label as delivered_week
+        dates.iso_week_label as event_week
     from shipments
     inner join orders on shipments.order_id = orders.order_id
-    inner join dates as shipped on shipments.shipped_date = shipped.date_day
-    left join dates as delivered on shipments.delivered_date = delivered.date_day
+    inner join event_scopes on shipments.shipment_id = event_scopes.event_id
+    inner join dates on event_scopes.event_date = dates.date_day
 ),
 
 shipped as (
     select
-        shipped_week as iso_week_label,
+        event_week as iso_week_label,
         scope_type,
         scope_value,
         sum(logistics_cost_cny) as logistics_cost_cny,
         sum(case when is_first_shipment then order_gmv_cny else 0 end) as shipped_gmv_cny
     from scoped
-    group by shipped_week, scope_type, scope_value
+    where event_kind = 'shipped'
+    group by event_week, scope_type, scope_value
 ),
 
 delivered as (
     select
-        delivered_week as iso_week_label,
+        event_week as iso_week_label,
         scope_type,
         scope_value,
         count_if(is_on_time) as on_time_shipments,
         count(*) as delivered_shipments
     from scoped
-    where is_delivered
-    group by delivered_week, scope_type, scope_value
+    where event_kind = 'delivered'
+    group by event_week, scope_type, scope_value
 ),
 
 keys as (

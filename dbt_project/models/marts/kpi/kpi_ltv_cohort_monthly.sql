@@ -3,7 +3,8 @@
 -- channel: GMV per customer of all their paid orders with paid_at in [first paid_at, first
 -- paid_at + N days), first order included, for N = 30, 90, 180, 365; null until the window of
 -- the cohort's last day is covered by data. With the month's CAC and LTV/CAC
--- (= cohort GMV in the window / the month's spend) beside it.
+-- (= cohort GMV in the window / the month's spend) beside it. The month in progress is not
+-- published (PLAN.md: a cohort month is covered when it is over).
 with new_customers as (
     select * from {{ ref('int_customers_first_paid') }}
 ),
@@ -122,6 +123,7 @@ final as (
             cohorts.cohort_month = spend_by_month.cohort_month
             and cohorts.scope_type = spend_by_month.scope_type
             and cohorts.scope_value = spend_by_month.scope_value
+    where last_day(cohorts.cohort_month) <= bounds.last_data_date
 )
 
 {{ select_changed_cohorts('final', 365) }}

@@ -93,10 +93,9 @@ with_totals as (
     from joined
 ),
 
-final as (
+product_columns as (
     select
         this_year.iso_week_label,
-        'pilot_category' as scope_type,
         this_year.scope_value,
         cast(coalesce(this_year.gmv_cny, 0) as decimal(18, 2)) as gmv_cny,
         cast(last_year.gmv_cny as decimal(18, 2)) as gmv_last_year_cny,
@@ -114,8 +113,10 @@ final as (
             'this_year.gmv_cny - this_year.cogs_cny - this_year.logistics_cost_cny',
             'this_year.gmv_cny',
         ) }} as gross_margin_rate,
-        {{ ratio('coalesce(this_year.gmv_cny, 0)', 'this_year.pilot_gmv_cny') }}
-            as gmv_split,
+        case
+            when this_year.scope_value <> 'all'
+                then {{ ratio('coalesce(this_year.gmv_cny, 0)', 'this_year.pilot_gmv_cny') }}
+        end as gmv_split,
         cast(coalesce(this_year.spend_cny, 0) as decimal(18, 2)) as spend_cny,
         {{ ratio('coalesce(this_year.spend_cny, 0)', 'this_year.pilot_spend_cny') }}
             as budget_split
@@ -125,6 +126,26 @@ final as (
             this_year.scope_value = last_year.scope_value
             and this_year.iso_week = last_year.iso_week
             and this_year.iso_year = last_year.iso_year + 1
+),
+
+-- 'reserve' is a budget line, not a category: it has spend and its budget split, and no GMV
+-- (null, not 0: no row of the GMV split). 'all' has no split of its own.
+final as (
+    select
+        iso_week_label,
+        'pilot_category' as scope_type,
+        scope_value,
+        if(scope_value <> 'reserve', gmv_cny, null) as gmv_cny,
+        if(scope_value <> 'reserve', gmv_last_year_cny, null) as gmv_last_year_cny,
+        if(scope_value <> 'reserve', gmv_yoy_growth, null) as gmv_yoy_growth,
+        if(scope_value <> 'reserve', cogs_cny, null) as cogs_cny,
+        if(scope_value <> 'reserve', logistics_cost_cny, null) as logistics_cost_cny,
+        if(scope_value <> 'reserve', gross_margin_cny, null) as gross_margin_cny,
+        if(scope_value <> 'reserve', gross_margin_rate, null) as gross_margin_rate,
+        if(scope_value <> 'reserve', gmv_split, null) as gmv_split,
+        spend_cny,
+        if(scope_value <> 'all', budget_split, null) as budget_split
+    from product_columns
 )
 
 {{ select_changed_weeks('final') }}
