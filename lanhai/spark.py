@@ -112,8 +112,7 @@ def spark_conf(config: Config) -> dict[str, str]:
         "spark.executor.extraJavaOptions": " ".join(o for o in java_opts if "XX:" not in o),
         "spark.driver.host": "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",
-        # Delta's, and the project's own (lanhai.sql_endpoint's guard, so tests can call it)
-        "spark.jars": ",".join([*delta_jars(), *_jars("lanhai-sql")]),
+        "spark.jars": ",".join(delta_jars()),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.catalogImplementation": "hive",
@@ -134,6 +133,10 @@ def spark_conf(config: Config) -> dict[str, str]:
         # Few small files per table at local scale; avoids thousands of tiny Parquet files.
         "spark.databricks.delta.optimizeWrite.enabled": "true",
     }
+    # the project's own classes (lanhai.sql_endpoint's login and guard) on the driver's class
+    # path: the SQL endpoint loads them, and tests call the guard through py4j
+    conf["spark.driver.extraClassPath"] = ":".join(
+        p for p in (conf.get("spark.driver.extraClassPath"), *_jars("lanhai-sql")) if p)
     conf.update({k: str(v) for k, v in spark.get("extra", {}).items()})
     return conf
 

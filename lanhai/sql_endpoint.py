@@ -122,7 +122,7 @@ def server_conf(config: Config) -> dict[str, str]:
         "spark.sql.extensions": conf["spark.sql.extensions"] + ",lanhai.sql.ReadOnlyGuard",
         # on the JVM's own class path: the server's session threads do not see spark.jars
         "spark.driver.extraClassPath": ":".join(
-            p for p in (conf.get("spark.driver.extraClassPath"), *delta_jars(), str(JAR)) if p),
+            p for p in (conf.get("spark.driver.extraClassPath"), *delta_jars()) if p),
         "spark.lanhai.sql.readable": ",".join(config.db(d) for d in end["readable"]),
         "spark.sql.runSQLOnFiles": "false",
         # a long-running application: hold executors only while queries run

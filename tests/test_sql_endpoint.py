@@ -64,11 +64,17 @@ def test_a_login_is_a_pbkdf2_hash_in_an_owner_only_file(cluster_config):
         add_user(cluster_config, "x:y")
 
 
-def _guard(spark, statement: str, readable: str) -> None:
-    """Analyse a statement without running it and check it as the endpoint does."""
-    state = spark._jsparkSession.sessionState()
-    plan = state.analyzer().execute(state.sqlParser().parsePlan(statement))
-    spark._jvm.lanhai.sql.ReadOnlyGuard.check(spark._jsparkSession, plan, readable)
+def _guard(spark, statement: str, readable: str, path_reads: bool = False) -> None:
+    """Analyse a statement without running it and check it as the endpoint does (whose
+    sessions have reads by path off)."""
+    saved = spark.conf.get("spark.sql.runSQLOnFiles")
+    spark.conf.set("spark.sql.runSQLOnFiles", str(path_reads).lower())
+    try:
+        state = spark._jsparkSession.sessionState()
+        plan = state.analyzer().execute(state.sqlParser().parsePlan(statement))
+        spark._jvm.lanhai.sql.ReadOnlyGuard.check(spark._jsparkSession, plan, readable)
+    finally:
+        spark.conf.set("spark.sql.runSQLOnFiles", saved)
 
 
 @pytest.mark.integration
@@ -91,6 +97,8 @@ def test_the_guard_reads_the_marts_only(built, spark, config, statement, refused
                               ("marts", "bronze", "silver", "quarantine")})
     if refused is None:
         _guard(spark, sql, config.db("marts"))
+        with pytest.raises(Exception, match="runSQLOnFiles is on"):   # a session turning it on
+            _guard(spark, sql, config.db("marts"), path_reads=True)
         return
     with pytest.raises(Exception, match=refused) as err:
         _guard(spark, sql, config.db("marts"))
