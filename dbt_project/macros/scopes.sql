@@ -27,3 +27,15 @@ filter(
     s -> s.scope_value is not null
 )
 {% endmacro %}
+
+{#
+  A user's segment flags (PLAN.md), from a dim_users version `users`: Gen-Z (born 1995-2009),
+  60+ by the age in the week ending on `week_end` (its year - birth year), Gen-Z pet owners,
+  lower-tier cities (tier3-5). The one definition every scoped KPI's segments come from.
+#}
+{% macro segment_flags(users, week_end) -%}
+coalesce({{ users }}.is_gen_z, false) as is_gen_z,
+        coalesce(year({{ week_end }}) - {{ users }}.birth_year >= 60, false) as is_60_plus,
+        coalesce({{ users }}.is_gen_z and {{ users }}.is_pet_owner, false) as is_gen_z_pet_owner,
+        coalesce({{ users }}.is_lower_tier_city, false) as is_lower_tier_city
+{%- endmacro %}

@@ -43,10 +43,7 @@ joined as (
         coalesce(products.is_smart_device, false) as is_smart_device,
         merchants.merchant_size,
         users.city_tier,
-        coalesce(users.is_gen_z, false) as is_gen_z,
-        coalesce(year(dates.week_end_date) - users.birth_year >= 60, false) as is_60_plus,
-        coalesce(users.is_gen_z and users.is_pet_owner, false) as is_gen_z_pet_owner,
-        coalesce(users.is_lower_tier_city, false) as is_lower_tier_city,
+        {{ segment_flags('users', 'dates.week_end_date') }},
         lines.qty,
         lines.line_gmv_cny,
         lines.line_cogs_cny

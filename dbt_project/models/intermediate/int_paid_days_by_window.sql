@@ -51,10 +51,7 @@ attributed as (
         products.pilot_category,
         merchants.merchant_size,
         users.city_tier,
-        coalesce(users.is_gen_z, false) as is_gen_z,
-        coalesce(year(keyed.window_end_date) - users.birth_year >= 60, false) as is_60_plus,
-        coalesce(users.is_gen_z and users.is_pet_owner, false) as is_gen_z_pet_owner,
-        coalesce(users.is_lower_tier_city, false) as is_lower_tier_city
+        {{ segment_flags('users', 'keyed.window_end_date') }}
     from keyed
     left join users
         on keyed.user_id = users.user_id and {{ as_of('users', 'keyed.window_end_at') }}
