@@ -445,12 +445,15 @@ def dbt_docs(
 
 @app.command("dbt-sources")
 def dbt_sources() -> None:
-    """Regenerate the generated files: dbt's _sources.yml (schemas/), the KPI seeds,
+    """Regenerate the generated files: dbt's _sources.yml and the staging views' column
+    descriptions (schemas/), the KPI seeds,
     docs/kpis.md (conf/targets.yaml) and docs/data-dictionary.md (schemas/, dbt's yml)."""
-    from lanhai.dbt import SOURCES_YML, seed_texts, sources_text
+    from lanhai.dbt import SOURCES_YML, STAGING_YML, seed_texts, sources_text, staging_text
 
     SOURCES_YML.write_text(sources_text(), encoding="utf-8")
     console.print(f"wrote {SOURCES_YML}")
+    STAGING_YML.write_text(staging_text(), encoding="utf-8")
+    console.print(f"wrote {STAGING_YML}")
     for path, text in seed_texts().items():
         path.write_text(text, encoding="utf-8")
         console.print(f"wrote {path}")

@@ -111,6 +111,72 @@ def sources_text() -> str:
     return header + yaml.safe_dump(sources(), sort_keys=False, allow_unicode=True, width=100)
 
 
+STAGING_YML = DBT_DIR / "models" / "staging" / "_staging.yml"
+# Columns silver adds to what the sources send (not in any contract), described once here.
+SILVER_COLUMNS = {
+    "silver_loaded_at": "When silver loaded this row (the incremental models' watermark).",
+    "fx_rate_to_cny": "Yuan per unit of the order's currency on its paid date (the latest "
+                      "published rate on or before it; 1 for CNY; empty while unpaid).",
+    "fx_rate_date": "The day of the rate used (the latest on or before the paid date).",
+    "line_amount_local": "qty x unit price - discount, in the order's currency.",
+    "line_gmv_cny": "The line's GMV: round(line amount x the paid date's rate, 2), half up.",
+    "order_updated_at": "The version of the order the line was taken from.",
+}
+
+
+def _staging_renames(model: str) -> dict[str, str]:
+    """{column: source column} of a staging view, from its SQL (`x as y` or `x`), or from the
+    staging_columns macro's list when the view calls it."""
+    sql = (DBT_DIR / "models" / "staging" / f"{model}.sql").read_text(encoding="utf-8")
+    import re
+
+    if m := re.search(r"staging_columns\('(\w+)'\)", sql):
+        macro = (DBT_DIR / "macros" / "staging_columns.sql").read_text(encoding="utf-8")
+        block = re.search(rf"'{m.group(1)}': \[(.*?)\]", macro, re.S).group(1)
+        items = [*re.findall(r"'([^']+)'", block), "_silver_loaded_at as silver_loaded_at"]
+    else:
+        body = sql.split("select", 2)[-1].split("from source")[0]
+        items = [i.strip() for i in body.split(",") if i.strip()]
+    out = {}
+    for item in items:
+        parts = item.split(" as ")
+        if all(re.fullmatch(r"\w+", x.strip()) for x in parts):
+            out[parts[-1].strip()] = parts[0].strip()
+    return out
+
+
+def staging() -> dict[str, Any]:
+    """_staging.yml with every column of a silver table's staging view described by its
+    contract field (through the view's renames) or by SILVER_COLUMNS; other columns (the
+    audit and quarantine views) keep the description written in the file."""
+    raw = yaml.safe_load(STAGING_YML.read_text(encoding="utf-8"))
+    by_entity = contracts()
+    for model in raw["models"]:
+        entity = model["name"].split("__", 1)[-1].removesuffix("_history")
+        contract = by_entity.get("orders" if entity == "order_items" else entity)
+        if contract is None:
+            continue
+        fields = {f.name: f for f in contract.fields if not f.is_nested}
+        if entity == "order_items":
+            fields = {**{k: fields[k] for k in ("order_id", "currency")},
+                      **{f.name: f for f in contract.item_fields}}
+        renames = _staging_renames(model["name"])
+        for col in model["columns"]:
+            source = renames.get(col["name"], col["name"])
+            if source in fields:
+                col["description"] = _column(fields[source])["description"]
+            elif col["name"] in SILVER_COLUMNS:
+                col["description"] = SILVER_COLUMNS[col["name"]]
+    return raw
+
+
+def staging_text() -> str:
+    header = ("# One staging view per silver table (renames only); sources are in _sources.yml.\n"
+              "# Column descriptions of silver tables' views come from schemas/ (`lanhai "
+              "dbt-sources`).\n")
+    return header + yaml.safe_dump(staging(), sort_keys=False, allow_unicode=True, width=100)
+
+
 def run_dbt(config: Config, args: list[str]) -> bool:
     """Run a dbt command in this process on the project's session; return success."""
     from dbt.cli.main import dbtRunner

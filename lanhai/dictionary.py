@@ -6,6 +6,7 @@ date, so the dictionary never drifts from the contracts or the models."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import yaml
@@ -22,8 +23,26 @@ LAYERS = (("marts/kpi", "KPI marts (one row per week or cohort and scope)"),
           ("staging", "Staging models (views over silver, the audit and the quarantine)"))
 
 
+@functools.cache
+def _doc_blocks() -> dict[str, str]:
+    """dbt's docs blocks (`{% docs name %}...{% enddocs %}` in the models' .md files)."""
+    import re
+
+    blocks = {}
+    for path in sorted((DBT_DIR / "models").rglob("*.md")):
+        for name, body in re.findall(r"{%\s*docs\s+(\w+)\s*%}(.*?){%\s*enddocs\s*%}",
+                                     path.read_text(encoding="utf-8"), re.S):
+            blocks[name] = body.strip()
+    return blocks
+
+
 def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """One Markdown table cell; a `{{ doc('name') }}` description is the docs block's text."""
+    import re
+
+    text = re.sub(r"{{\s*doc\(\s*['\"](\w+)['\"]\s*\)\s*}}",
+                  lambda m: _doc_blocks()[m.group(1)], str(text))
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def _rules(f: Field) -> str:

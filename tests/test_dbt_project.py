@@ -13,6 +13,43 @@ def test_sources_yml_is_generated_from_the_contracts():
         "run `lanhai dbt-sources`: _sources.yml is out of date with schemas/")
 
 
+def test_staging_columns_are_described_by_their_contract_fields():
+    """_staging.yml's columns of silver tables' views take their contract field's description
+    (through the view's renames: `size as merchant_size`), so a column means the same in the
+    contract, the source, the staging view and the data dictionary."""
+    import yaml
+
+    from lanhai.contracts import contracts
+    from lanhai.dbt import STAGING_YML, staging_text
+
+    assert STAGING_YML.read_text(encoding="utf-8") == staging_text(), (
+        "run `lanhai dbt-sources`: _staging.yml is out of date with schemas/")
+    models = {m["name"]: m for m in yaml.safe_load(staging_text())["models"]}
+    size = next(f for f in contracts()["merchants"].fields if f.name == "size")
+    merchant_size = next(c for c in models["stg_product__merchants"]["columns"]
+                         if c["name"] == "merchant_size")
+    assert merchant_size["description"] == size.description
+
+
+def test_no_column_description_only_repeats_the_columns_name():
+    """`order_id: the order` says nothing: every model column says what it means (issue 12)."""
+    import re
+
+    import yaml
+
+    from lanhai.dbt import DBT_DIR
+
+    said_nothing = []
+    for path in (DBT_DIR / "models").rglob("_*.yml"):
+        for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models", []):
+            for col in model.get("columns") or []:
+                name = set(re.findall(r"[a-z0-9]+", col["name"].lower()))
+                words = set(re.findall(r"[a-z0-9]+", (col.get("description") or "").lower()))
+                if words <= name | {"the", "a", "an", "of", "id"}:
+                    said_nothing.append(f"{model['name']}.{col['name']}")
+    assert not said_nothing, said_nothing
+
+
 def test_kpi_seeds_are_generated_from_the_targets_file():
     from lanhai.dbt import seed_texts
 
