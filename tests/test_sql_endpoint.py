@@ -90,6 +90,9 @@ def _guard(spark, statement: str, readable: str, path_reads: bool = False) -> No
      "silver.users is not readable"),
     ("insert into {marts}.festivals select * from {marts}.festivals", "read-only"),
     ("delete from {marts}.festivals", "read-only"),
+    ("update {marts}.festivals set festival_code = 'x'", "read-only"),
+    ("merge into {marts}.festivals t using {marts}.festivals s "
+     "on t.festival_date = s.festival_date when matched then delete", "read-only"),
     ("select reflect('java.lang.System', 'getenv', 'HOME')", "Java methods"),
 ])
 def test_the_guard_reads_the_marts_only(built, spark, config, statement, refused):
