@@ -57,7 +57,10 @@ class FastPath:
     versions: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # loaded with the session, not by its first query (pyarrow.dataset alone: ~0.4 s)
+        import deltalake  # noqa: F401
         import duckdb
+        import pyarrow.dataset  # noqa: F401
 
         self.schema = self.config.db(self.database)
         self.folder = self.config.lake / f"{self.schema}.db"
