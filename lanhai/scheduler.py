@@ -85,6 +85,11 @@ def run_chain(api: AirflowApi, start: date, end: date, week: str,
               timeout: float = 3600) -> dict[str, float]:
     """The chain over [start, end] through the scheduler; returns each stage's seconds.
 
+    Every stage is triggered here with the interval, each when the one before it succeeded:
+    the callers run the scheduler with `use_job_schedule` off (no timetable runs of their
+    own), and in Airflow 3 that also stops the asset-triggered runs (the scheduler creates
+    both in one step), so the gate would never start on the ingests' assets.
+
     `during_transform`, if given, is called when the transform's run starts and returns a
     function called when it has finished (e.g. an analyst's reader running meanwhile)."""
     from lanhai.airflow_env import chain
@@ -99,10 +104,13 @@ def run_chain(api: AirflowApi, start: date, end: date, week: str,
     for dag_id in dags:
         if dag_id.startswith("lanhai_ingest_"):
             api.trigger(dag_id, conf)
-    progress("ingest: six domains triggered")
+    ingests = [d for d in dags if d.startswith("lanhai_ingest_")]
+    progress(f"ingest: {len(ingests)} domains triggered")
     seconds = {}
-    wait_for(api, "the transform to start",
-             lambda: any(r["dag_id"] == "lanhai_transform" for r in api.runs()), timeout)
+    wait_for(api, "the ingests", lambda: all(succeeded(api, d) for d in ingests), timeout)
+    api.trigger("lanhai_quality", conf)
+    wait_for(api, "the quality gate", lambda: succeeded(api, "lanhai_quality"), timeout)
+    api.trigger("lanhai_transform", conf)
     seconds["ingest_and_gate_s"] = round(time.monotonic() - began, 1)
     progress("the gate passed; transform started")
     finish = during_transform() if during_transform else None

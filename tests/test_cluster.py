@@ -5,8 +5,9 @@ on other ports).
 
 The chain runs on the small lake's landing files through the real scheduler: the six domains'
 ingest DAGs triggered at once (the `spark` pool holds two, so two Spark applications run at
-the same time), then the quality gate and the transform scheduled by their assets, then the
-weekly review. Meanwhile an analyst's Spark session reads the marts while dbt writes them.
+the same time), then the quality gate, the transform and the weekly review, each triggered
+when the one before succeeded (the job schedule is off, which in Airflow 3 also stops
+asset-triggered runs: lanhai.scheduler.run_chain). Meanwhile an analyst's Spark session reads the marts while dbt writes them.
 Every KPI mart must equal the embedded profile's (the `built` fixture, same landing files);
 at the end every service is stopped by PID and gone.
 """
