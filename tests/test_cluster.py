@@ -7,9 +7,9 @@ The chain runs on the small lake's landing files through the real scheduler: the
 ingest DAGs triggered at once (the `spark` pool holds two, so two Spark applications run at
 the same time), then the quality gate, the transform and the weekly review, each triggered
 when the one before succeeded (the job schedule is off, which in Airflow 3 also stops
-asset-triggered runs: lanhai.scheduler.run_chain). Meanwhile an analyst's Spark session reads the marts while dbt writes them.
-Every KPI mart must equal the embedded profile's (the `built` fixture, same landing files);
-at the end every service is stopped by PID and gone.
+asset-triggered runs: lanhai.scheduler.run_chain). Meanwhile an analyst's Spark session
+reads the marts while dbt writes them. Every KPI mart must equal the embedded profile's (the
+`built` fixture, same landing files); at the end every service is stopped by PID and gone.
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ def cluster(built, config):
     stopped = services.down(own)
     assert sorted(stopped) == sorted(pids.values()), (stopped, pids)
     assert not services.still_running(pids), "still running after cluster-down"
-    shutil.rmtree(data, ignore_errors=True)
+    if not os.environ.get("LANHAI_KEEP_CLUSTER_DATA"):  # kept: its task logs, for debugging
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
