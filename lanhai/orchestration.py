@@ -303,9 +303,22 @@ def dbt_paths():
 
 
 # The transform's layers when it runs one `dbt build` per layer (`airflow.dbt_tasks: layer`).
-DBT_LAYERS = (("staging", "path:seeds path:models/staging"),
-              ("intermediate", "path:models/intermediate"),
-              ("marts", "path:models/marts"))
+# Each layer is what the models of one folder need (`+`, their ancestors), less what earlier
+# layers built: so a layer only reads what it or an earlier layer builds, whatever folder a
+# model lives in (intermediate views that read `fct_orders` go with the core marts).
+DBT_LAYER_TARGETS = (("staging", "path:seeds +path:models/staging"),
+                     ("core", "+path:models/marts/core"),
+                     ("kpi", "+path:models/marts/kpi"),
+                     ("review", "path:seeds path:models"))
+
+
+def dbt_layers() -> list[tuple[str, str, str | None]]:
+    """(layer, dbt `--select`, dbt `--exclude`) for each `dbt build` of the layer mode."""
+    layers, before = [], []
+    for layer, select in DBT_LAYER_TARGETS:
+        layers.append((layer, select, " ".join(before) or None))
+        before.append(select)
+    return layers
 
 
 def transform_dag():
@@ -337,7 +350,8 @@ Runs when the quality gate has validated silver. Every dbt model is a task (astr
 from the manifest `lanhai dbt-manifest` built at set-up, so parsing this file runs no dbt) that
 runs `dbt build` on it: the model, then its tests; a failing test fails the task and stops
 what depends on it. On the cluster profile (`airflow.dbt_tasks: layer`) each layer (seeds and
-staging, intermediate, marts) is one `dbt build` task instead: one Spark application each.
+staging, then what the core, KPI and review marts need) is one `dbt build` task instead: one
+Spark application each.
 Facts and KPI marts are incremental: they take what silver loaded since their last build
 (a backfill's days included) and recompute the weeks from the earliest new business date
 (`dbt_project/README.md`). The interval the gate validated comes from its asset event and
@@ -360,10 +374,10 @@ goes on to the `marts.weekly_review` asset. dbt tasks run in the `{SPARK_POOL}` 
             from cosmos.operators.local import DbtBuildLocalOperator
 
             dbt = []
-            for layer, select in DBT_LAYERS:
+            for layer, select, exclude in dbt_layers():
                 dbt.append(DbtBuildLocalOperator(
                     task_id=f"dbt_build_{layer}", project_dir=str(project),
-                    profile_config=profile_config, select=select,
+                    profile_config=profile_config, select=select, exclude=exclude,
                     indirect_selection=TestIndirectSelection.BUILDABLE.value,
                     invocation_mode=InvocationMode.DBT_RUNNER, install_deps=False,
                     pool=SPARK_POOL, pre_execute=open_catalog))

@@ -131,3 +131,40 @@ def test_the_weekly_review_reports_on_the_week_that_ended(logical, week):
 
     assert review_week({"logical_date": datetime.fromisoformat(logical)}) == week
     assert review_week({"params": {"week": "2024-W46"}}) == "2024-W46"
+
+
+def test_the_layer_mode_builds_every_model_once_after_what_it_reads(parsed):
+    """The cluster profile's transform (`airflow.dbt_tasks: layer`): a `dbt build` per layer.
+    Each model and seed is in one layer, and everything it reads is built by its own layer or
+    an earlier one (an intermediate view that reads `fct_orders` cannot go before the core)."""
+    from dbt.cli.main import dbtRunner
+
+    from lanhai.dbt import DBT_DIR, write_profiles
+    from lanhai.orchestration import dbt_layers
+
+    config = _config()
+    target = config.path("dbt")
+    manifest = json.loads((target / "target" / "manifest.json").read_text())
+    nodes = {k: n for k, n in manifest["nodes"].items() if n["resource_type"] in ("model", "seed")}
+    layer_of: dict[str, int] = {}
+    for i, (layer, select, exclude) in enumerate(dbt_layers()):
+        args = ["ls", "--resource-type", "model", "--resource-type", "seed", "--output", "json",
+                "--output-keys", "unique_id", "--select", select, "--project-dir", str(DBT_DIR),
+                "--profiles-dir", str(write_profiles(config)), "--target-path",
+                str(target / "target"), "--log-path", str(target / "logs"), "--quiet"]
+        if exclude:
+            args += ["--exclude", exclude]
+        result = dbtRunner().invoke(args)
+        assert result.success, result.exception
+        ids = [json.loads(line)["unique_id"] for line in result.result]
+        assert ids, f"layer {layer} selects nothing"
+        for uid in ids:
+            assert uid not in layer_of, f"{uid} is in two layers"
+            layer_of[uid] = i
+    assert set(layer_of) == set(nodes), sorted(set(nodes) ^ set(layer_of))[:5]
+    late = [(uid, parent) for uid, n in nodes.items()
+            for parent in n.get("depends_on", {}).get("nodes", [])
+            if parent in layer_of and layer_of[parent] > layer_of[uid]]
+    assert not late, late[:5]
+    # the old folder layers put an intermediate view that reads the core marts before them
+    assert layer_of["model.lanhai.int_orders_scoped"] >= layer_of["model.lanhai.fct_orders"]
