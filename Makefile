@@ -9,16 +9,16 @@ export SPARK_LOCAL_IP := 127.0.0.1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: setup system venv jars demo test lint unit integration bench lock clean airflow airflow-stop notebooks-clean report bench-chain bench-sim cluster-up cluster-down cluster-status test-cluster sql-server sql-server-stop
+.PHONY: setup system venv jars datasets demo test lint unit integration bench lock clean airflow airflow-stop notebooks-clean report bench-chain bench-sim cluster-up cluster-down cluster-status test-cluster sql-server sql-server-stop
 
-setup: system venv jars  ## everything a new machine needs
+setup: system venv jars datasets  ## everything a new machine needs
 
-system:  ## Debian packages: a JDK (javac for the SQL endpoint's classes), Maven (jars), Chromium (PDFs, browser tests), CJK fonts, pdftotext, PostgreSQL (cluster profile)
-	@if ! command -v javac >/dev/null || ! command -v mvn >/dev/null \
+system:  ## Debian packages: a JDK (javac for the SQL endpoint's classes), Maven (jars), Chromium (PDFs, browser tests), CJK fonts, pdftotext, PostgreSQL (cluster profile), g++ (PyTensor's compiled fits)
+	@if ! command -v javac >/dev/null || ! command -v mvn >/dev/null || ! command -v g++ >/dev/null \
 	  || ! command -v chromium >/dev/null || ! command -v pdftotext >/dev/null \
 	  || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1 || ! dpkg -s postgresql >/dev/null 2>&1; then \
 	  apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless maven chromium \
-	    fonts-noto-cjk poppler-utils postgresql; fi
+	    fonts-noto-cjk poppler-utils postgresql g++; fi
 
 $(UV):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,14 @@ jars: .jars/.done .jars/lanhai-sql.jar  ## Delta's jars (Maven, once: Spark star
 # javac against the pip-installed Spark's jars (jars/src: the endpoint's login and read-only guard)
 .jars/lanhai-sql.jar: .jars/.done $(wildcard jars/src/lanhai/sql/*.java)
 	$(BIN)/python -c "from lanhai.sql_endpoint import build_jar; build_jar(force=True)"
+
+# The CDNOW sample (Fader & Hardie) that the customer-value test fits: the data file from the
+# wheel of `lifetimes`, the package that ships it (the package itself is not installed)
+datasets: .datasets/CDNOW_sample.txt  ## public data sets the tests use, fetched once
+.datasets/CDNOW_sample.txt:
+	mkdir -p .datasets/wheels
+	$(BIN)/pip download -q --no-deps --only-binary :all: lifetimes==0.11.3 -d .datasets/wheels
+	$(BIN)/python -c "import glob, zipfile; z = zipfile.ZipFile(glob.glob('.datasets/wheels/[Ll]ifetimes-*.whl')[0]); open('$@', 'wb').write(z.read('lifetimes/datasets/CDNOW_sample.txt'))"
 
 demo: setup  ## simulate the sources (once), ingest bronze and silver, print a summary
 	$(BIN)/lanhai demo

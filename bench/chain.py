@@ -75,6 +75,11 @@ def direct() -> dict:
     assert run_dbt(config, ["build"]), "dbt build failed"
     out["dbt_build_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
+    from lanhai.jobs.customer_value import run as customer_value
+
+    out["customer_value"] = customer_value(spark, config)
+    out["customer_value_s"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
     build_report(spark, config, week=last_complete_week(end))
     out["report_s"] = round(time.perf_counter() - t, 1)
     out["direct_total_s"] = round(time.perf_counter() - began, 1)

@@ -123,6 +123,22 @@ def dbt(ctx: typer.Context, profile: Profile = None) -> None:
         raise typer.Exit(1)
 
 
+@app.command("customer-value")
+def customer_value(
+    full_refresh: Annotated[bool, typer.Option(help="fit every week again")] = False,
+    profile: Profile = None,
+) -> None:
+    """Fit BG/NBD and Gamma-Gamma for the weeks dbt's customer histories changed and write
+    the customer-value marts (clv_customers_weekly, clv_weekly, clv_fits_weekly)."""
+    from lanhai.jobs.customer_value import run
+    from lanhai.spark import get_spark
+
+    config = load_config(profile)
+    result = run(get_spark(config), config, full_refresh=full_refresh,
+                 progress=lambda m: console.print(f"  ▶ {m}"))
+    console.print(result)
+
+
 @app.command()
 def sql(
     query: Annotated[str | None, typer.Argument(help="one SQL statement; none: an "
@@ -544,6 +560,11 @@ def _demo_chain(config, start, end, direct: bool, profile, began: float) -> None
         if not run_dbt(config, ["build"]):
             console.print("[red]dbt build failed[/red]: see the log above and data/dbt/logs")
             raise typer.Exit(1)
+        from lanhai.jobs.customer_value import run as customer_value
+        from lanhai.spark import get_spark
+
+        console.print("customer value (BG/NBD + Gamma-Gamma per week)…")
+        customer_value(get_spark(config), config, progress=lambda m: console.print(f"  ▶ {m}"))
     else:
         from lanhai.airflow_env import ChainFailed, run_chain
 

@@ -18,6 +18,7 @@ from lanhai.dbt import DBT_DIR
 DICTIONARY = PROJECT_ROOT / "docs" / "data-dictionary.md"
 LAYERS = (("marts/kpi", "KPI marts (one row per week or cohort and scope)"),
           ("marts/review", "Weekly review marts"),
+          ("marts/clv", "Customer value marts (BG/NBD and Gamma-Gamma, `lanhai customer-value`)"),
           ("marts/core", "Dimensions and facts"),
           ("intermediate", "Intermediate models (views)"),
           ("staging", "Staging models (views over silver, the audit and the quarantine)"))
@@ -78,11 +79,17 @@ def _models(folder: Path) -> list[dict]:
     for path in sorted(folder.glob("_*.yml")):
         if path.name == "_sources.yml":
             continue
-        models += (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models") or []
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        models += raw.get("models") or []
+        # tables a job writes beside dbt's models (the customer-value marts), documented in
+        # the folder's yml as sources
+        models += [{**t, "schema": s.get("schema")} for s in raw.get("sources") or []
+                   for t in s.get("tables") or []]
     return sorted(models, key=lambda m: m["name"])
 
 
 def _model(m: dict, schema: str) -> list[str]:
+    schema = m.get("schema") or schema
     lines = [f"### `{schema}.{m['name']}`", "", _cell(m.get("description", "")), ""]
     columns = m.get("columns") or []
     if columns:

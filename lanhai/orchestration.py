@@ -355,7 +355,9 @@ Spark application each.
 Facts and KPI marts are incremental: they take what silver loaded since their last build
 (a backfill's days included) and recompute the weeks from the earliest new business date
 (`dbt_project/README.md`). The interval the gate validated comes from its asset event and
-goes on to the `marts.weekly_review` asset. dbt tasks run in the `{SPARK_POOL}` pool.
+goes on to the `marts.weekly_review` asset. Then `customer_value` fits BG/NBD and
+Gamma-Gamma for the weeks whose customer histories dbt rebuilt (`lanhai customer-value`).
+dbt tasks run in the `{SPARK_POOL}` pool.
 {INTERVAL_PARAMS_DOC}
 """,
     )
@@ -404,6 +406,16 @@ goes on to the `marts.weekly_review` asset. dbt tasks run in the `{SPARK_POOL}` 
                                "install_deps": False},
             )
 
+        @task(pool=SPARK_POOL)
+        def customer_value(span: dict, **context) -> dict:
+            """BG/NBD and Gamma-Gamma for the weeks dbt's customer histories changed."""
+            from lanhai.config import load_config
+            from lanhai.jobs.customer_value import run
+            from lanhai.spark import get_spark
+
+            cfg = load_config()
+            return run(get_spark(cfg), cfg)
+
         @task(pool=SPARK_POOL, outlets=[marts_asset()])
         def publish(span: dict, **context):
             from lanhai.config import load_config
@@ -418,8 +430,9 @@ goes on to the `marts.weekly_review` asset. dbt tasks run in the `{SPARK_POOL}` 
                                            "interval_end": span["end"], "weeks": weeks})
 
         span = interval()
+        scored = customer_value(span)
         span >> first
-        last >> publish(span)
+        last >> scored >> publish(span)
 
     return lanhai_transform()
 

@@ -145,7 +145,7 @@ def _snapshot(spark, config) -> dict[str, dict]:
     return out
 
 
-INCREMENTAL_PREFIXES = ("fct_", "kpi_", "mart_weekly_review")
+INCREMENTAL_PREFIXES = ("fct_", "kpi_", "mart_weekly_review", "mart_customer_history_weekly")
 STOPPED_AFTER = ("fct_orders", "fct_order_items")  # the incremental run is stopped after these
 
 

@@ -1,4 +1,5 @@
--- The ISO weeks the data covers, with the first day of data (windows before it are not covered).
+-- The ISO weeks the data covers, with the first and last day of data (windows before the first
+-- are not covered, nor a look ahead past the last).
 -- PLAN.md: a week is covered when the data reaches its Sunday; the week in progress is not
 -- published (select_changed_weeks keeps every weekly mart to these weeks).
 with dates as (
@@ -21,7 +22,8 @@ weeks as (
         dates.iso_week_label,
         min(dates.week_start_date) as week_start_date,
         min(dates.week_end_date) as week_end_date,
-        min(bounds.first_data_date) as first_data_date
+        min(bounds.first_data_date) as first_data_date,
+        min(bounds.last_data_date) as last_data_date
     from dates
     cross join bounds
     where
