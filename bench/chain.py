@@ -52,36 +52,16 @@ def through_airflow() -> dict:
 
 
 def direct() -> dict:
-    from lanhai.airflow_env import last_complete_week
+    """The same stages called in this process (lanhai.pipeline), without Airflow."""
+    from lanhai import pipeline
     from lanhai.config import load_config
-    from lanhai.dbt import run_dbt
-    from lanhai.jobs.ingest import run_job
-    from lanhai.quality.gate import run_gate
-    from lanhai.report import build_report
-    from lanhai.spark import get_spark
 
     config = load_config()
     start, end = _interval(config)
-    out = {}
     began = time.perf_counter()
-    t = time.perf_counter()
-    spark = get_spark(config)
-    run_job("ingest", config)
-    out["ingest_s"] = round(time.perf_counter() - t, 1)
-    t = time.perf_counter()
-    run_gate(spark, config, start, end)
-    out["gate_s"] = round(time.perf_counter() - t, 1)
-    t = time.perf_counter()
-    assert run_dbt(config, ["build"]), "dbt build failed"
-    out["dbt_build_s"] = round(time.perf_counter() - t, 1)
-    t = time.perf_counter()
-    from lanhai.jobs.customer_value import run as customer_value
-
-    out["customer_value"] = customer_value(spark, config)
-    out["customer_value_s"] = round(time.perf_counter() - t, 1)
-    t = time.perf_counter()
-    build_report(spark, config, week=last_complete_week(end))
-    out["report_s"] = round(time.perf_counter() - t, 1)
+    stages = pipeline.run(config, start, end)
+    out = {f"{name}_s": r["seconds"] for name, r in stages.items()}
+    out["customer_value"] = stages["transform"]["customer_value"]
     out["direct_total_s"] = round(time.perf_counter() - began, 1)
     return out
 

@@ -208,12 +208,11 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 
 
 def chain() -> list[str]:
-    """The DAGs of one pass over the data, in order: each domain's ingest, the gate, dbt, the
-    weekly review."""
-    from lanhai.orchestration import domains
+    """The DAGs of one pass over the data, in the pipeline's order (lanhai.pipeline): each
+    domain's ingest, the gate, dbt, the weekly review."""
+    from lanhai.pipeline import dag_chain
 
-    return [*(f"lanhai_ingest_{d}" for d in domains()), "lanhai_quality", "lanhai_transform",
-            "lanhai_weekly_review"]
+    return dag_chain()
 
 
 def last_complete_week(end) -> str:

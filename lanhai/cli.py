@@ -553,18 +553,16 @@ def _demo_chain(config, start, end, direct: bool, profile, began: float) -> None
     from lanhai.summary import print_latest_week
 
     if direct:
-        ingest(profile=profile)
-        from lanhai.dbt import run_dbt
+        from lanhai import pipeline
 
-        console.print("building the marts (dbt build)…")
-        if not run_dbt(config, ["build"]):
-            console.print("[red]dbt build failed[/red]: see the log above and data/dbt/logs")
-            raise typer.Exit(1)
-        from lanhai.jobs.customer_value import run as customer_value
-        from lanhai.spark import get_spark
-
-        console.print("customer value (BG/NBD + Gamma-Gamma per week)…")
-        customer_value(get_spark(config), config, progress=lambda m: console.print(f"  ▶ {m}"))
+        console.print(f"running the pipeline in this process for {start}..{end} "
+                      "(lanhai.pipeline: the stages the DAGs run, without Airflow)…")
+        try:
+            pipeline.run(config, start, end, progress=lambda m: console.print(
+                f"  {time.perf_counter() - began:6.0f} s  ▶ {m}"))
+        except pipeline.StageFailed as err:
+            console.print(f"[red]{err}[/red]")
+            raise typer.Exit(1) from err
     else:
         from lanhai.airflow_env import ChainFailed, run_chain
 
@@ -588,11 +586,6 @@ def _demo_chain(config, start, end, direct: bool, profile, began: float) -> None
     from lanhai.spark import get_spark
 
     week = last_complete_week(end)
-    if direct:
-        from lanhai.report import build_report
-
-        build_report(get_spark(config), config, week=week,
-                     progress=lambda m: console.print(f"  ▶ {m}"))
     summary(profile=profile)
     print_latest_week(get_spark(config), config, console)
     folder = config.path("reports") / week

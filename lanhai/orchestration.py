@@ -410,11 +410,9 @@ dbt tasks run in the `{SPARK_POOL}` pool.
         def customer_value(span: dict, **context) -> dict:
             """BG/NBD and Gamma-Gamma for the weeks dbt's customer histories changed."""
             from lanhai.config import load_config
-            from lanhai.jobs.customer_value import run
-            from lanhai.spark import get_spark
+            from lanhai.pipeline import customer_value as score
 
-            cfg = load_config()
-            return run(get_spark(cfg), cfg)
+            return score(load_config(), log.info)
 
         @task(pool=SPARK_POOL, outlets=[marts_asset()])
         def publish(span: dict, **context):
