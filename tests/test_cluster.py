@@ -124,15 +124,19 @@ def chain(cluster, config):
     reader = {}
 
     def start_reader():
+        # stderr to a file, not a pipe: Spark logs each failed read's stack trace there, and a
+        # pipe nobody drains until the end fills (64 KB) and blocks the reader mid-query
+        reader["log"] = (own.data_dir / "reader.log").open("wb")
         reader["proc"] = subprocess.Popen(
             [sys.executable, "-c", READER, str(status), str(stop)],
             env={**os.environ, "LANHAI_PROFILE": PROFILE, "LANHAI_DATA_DIR": str(own.data_dir)},
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL, stderr=reader["log"])
 
         def stop_reader():
             stop.touch()
-            _, err = reader["proc"].communicate(timeout=180)
-            reader["stderr"] = err.decode(errors="replace")
+            reader["proc"].wait(timeout=180)
+            reader["log"].close()
+            reader["stderr"] = (own.data_dir / "reader.log").read_text(errors="replace")
 
         return stop_reader
 

@@ -168,3 +168,16 @@ def test_the_layer_mode_builds_every_model_once_after_what_it_reads(parsed):
     assert not late, late[:5]
     # the old folder layers put an intermediate view that reads the core marts before them
     assert layer_of["model.lanhai.int_orders_scoped"] >= layer_of["model.lanhai.fct_orders"]
+
+
+def test_every_kpi_mart_enforces_its_contract(parsed):
+    """Issue 13.4: each KPI mart declares every column with its type and dbt enforces it, so a
+    model change that renames, drops or retypes a published column fails its build."""
+    manifest = json.loads((_config().path("dbt") / "target" / "manifest.json").read_text())
+    kpis = [n for n in manifest["nodes"].values()
+            if n["resource_type"] == "model" and n["name"].startswith("kpi_")]
+    assert len(kpis) >= 15
+    for n in kpis:
+        assert n["config"]["contract"]["enforced"], n["name"]
+        untyped = [c for c, col in n["columns"].items() if not col.get("data_type")]
+        assert n["columns"] and not untyped, (n["name"], untyped)
