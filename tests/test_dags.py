@@ -170,9 +170,10 @@ def test_the_layer_mode_builds_every_model_once_after_what_it_reads(parsed):
     assert layer_of["model.lanhai.int_orders_scoped"] >= layer_of["model.lanhai.fct_orders"]
 
 
-def test_every_kpi_mart_enforces_its_contract(parsed):
+def test_every_kpi_mart_enforces_its_contract_and_has_a_unit_test(parsed):
     """Issue 13.4: each KPI mart declares every column with its type and dbt enforces it, so a
-    model change that renames, drops or retypes a published column fails its build."""
+    model change that renames, drops or retypes a published column fails its build; and each
+    has a dbt unit test of its logic on rows of its own."""
     manifest = json.loads((_config().path("dbt") / "target" / "manifest.json").read_text())
     kpis = [n for n in manifest["nodes"].values()
             if n["resource_type"] == "model" and n["name"].startswith("kpi_")]
@@ -181,3 +182,5 @@ def test_every_kpi_mart_enforces_its_contract(parsed):
         assert n["config"]["contract"]["enforced"], n["name"]
         untyped = [c for c, col in n["columns"].items() if not col.get("data_type")]
         assert n["columns"] and not untyped, (n["name"], untyped)
+    tested = {u["model"] for u in manifest.get("unit_tests", {}).values()}
+    assert not {n["name"] for n in kpis} - tested, sorted({n["name"] for n in kpis} - tested)
