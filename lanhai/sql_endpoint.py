@@ -194,7 +194,8 @@ def beeline(config: Config, user: str | None, secret: str | None, statement: str
     from lanhai.cluster import _spark_env, spark_home, write_private
 
     argv = [str(spark_home() / "bin" / "beeline"), "-u", jdbc_url(config),
-            "--outputformat=csv2", "--silent=true", "--showHeader=true", "-e", statement]
+            "--outputformat=csv2", "--silent=true", "--showHeader=true",
+            "--incremental=true", "-e", statement]  # incremental: rows stream, not buffered
     with tempfile.TemporaryDirectory(prefix="lanhai-beeline-") as tmp:
         if user is not None:
             argv[3:3] = ["-n", user]

@@ -253,15 +253,19 @@ def _error(proc) -> str:
                 proc.stderr[-500:])
 
 
-def _cell(value) -> str | None:
+def _cell(value) -> str | None:  # noqa: PLR0911 - one return per kind of value
     """One value as Beeline's CSV and DuckDB's Python value compare: numbers as numbers,
-    timestamps to the second without trailing zeros, NULL as None."""
+    timestamps to the second without trailing zeros, NULL as None, arrays and structs as the
+    Thrift server writes them (JSON without spaces)."""
+    import json
     import re
     from datetime import datetime
     from decimal import Decimal
 
     if value is None or value == "NULL":
         return None
+    if isinstance(value, list | dict):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, datetime):
