@@ -173,25 +173,33 @@ def _scrub_parquet(path: Path, user_id: str, surrogate: str, own: bool) -> bool:
 
 
 # --- the lake's tables ---------------------------------------------------------------------
-def _dbt_schemas(config: Config) -> set[str]:
-    """The schemas dbt builds (rebuilt, not scrubbed), from its manifest when there is one."""
+def _dbt_tables(config: Config) -> set[str] | None:
+    """The tables dbt builds (rebuilt, not scrubbed), from its manifest; None before dbt has
+    written one."""
     import json
 
     manifest = config.path("dbt") / "target" / "manifest.json"
-    if manifest.exists():
-        nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"].values()
-        return {n["schema"] for n in nodes if n["resource_type"] in ("model", "seed")}
-    return {"staging", "intermediate", config.db("marts")}
+    if not manifest.exists():
+        return None
+    nodes = [n for n in json.loads(manifest.read_text(encoding="utf-8"))["nodes"].values()
+             if n["resource_type"] in ("model", "seed")]
+    return {f"{n['schema']}.{n['alias'] or n['name']}" for n in nodes}
 
 
 def _lake_tables(spark, config: Config) -> list[str]:
-    """Every Delta table of the catalog but dbt's: the lake's layers, and any table someone
-    made beside them (an analyst's copy holds the people too)."""
+    """Every Delta table of the catalog but dbt's models: the lake's layers, the tables jobs
+    write beside the marts (customer value's predictions), and any table someone made (an
+    analyst's copy holds the people too)."""
     from lanhai.spark import delta_tables
 
-    dbt_schemas = _dbt_schemas(config)
-    return delta_tables(spark, [d.name for d in spark.catalog.listDatabases()
-                                if d.name not in dbt_schemas])
+    built = _dbt_tables(config)
+    if built is None:  # no manifest: dbt has not built its schemas' tables either
+        skip = {"staging", "intermediate"}
+        return delta_tables(spark, [d.name for d in spark.catalog.listDatabases()
+                                    if d.name not in skip])
+    # a stale table dbt no longer builds is scrubbed like any other
+    return [t for t in delta_tables(spark, [d.name for d in spark.catalog.listDatabases()])
+            if t not in built]
 
 
 def _is_own(config: Config, table: str) -> str | None:

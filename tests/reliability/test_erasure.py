@@ -97,6 +97,8 @@ def test_the_erasure_found_them_everywhere_they_were(erased):
     assert r.landing_files, "their landed records"
     names = {t.split(".")[1] for t in r.tables}
     assert {"users", "users_history", "orders"} <= names
+    # a job's table beside dbt's marts (customer value's predictions): scrubbed, not rebuilt
+    assert "clv_customers_weekly" in names
     assert r.tables["silver.users"]["deleted"] >= 1
     assert r.tables["silver.orders"]["anonymised"] >= 1
     assert r.models_rebuilt and set(r.vacuumed) >= set(r.tables)
