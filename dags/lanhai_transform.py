@@ -1,5 +1,122 @@
-"""The dbt marts as Airflow tasks, via astronomer-cosmos (see lanhai.orchestration)."""
+"""
+### Transform: the dbt marts
+Runs when the quality gate has validated silver. Every dbt model is a task (astronomer-cosmos'
+`DbtTaskGroup`, rendered from the manifest `lanhai dbt-manifest` built at set-up, so parsing
+this file runs no dbt) that runs `dbt build` on it: the model, then its tests; a failing test
+fails the task and stops what depends on it. On the cluster profile (`airflow.dbt_tasks:
+layer`) each layer (seeds and staging, then what the core, KPI and review marts need,
+`lanhai.dbt.dbt_layers`) is one `dbt build` task instead: one Spark application each.
 
-from lanhai.orchestration import transform_dag
+Facts and KPI marts are incremental: they take what silver loaded since their last build
+(a backfill's days included) and recompute the weeks from the earliest new business date
+(`dbt_project/README.md`). The interval the gate validated comes from its asset event and
+goes on to the `marts.weekly_review` asset. Then `customer_value` fits BG/NBD and
+Gamma-Gamma for the weeks whose customer histories dbt rebuilt (`lanhai customer-value`).
+dbt tasks run in the `spark` pool.
+"""
 
-dag = transform_dag()
+from __future__ import annotations
+
+from airflow.sdk import Metadata, dag, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import (
+    ExecutionMode,
+    InvocationMode,
+    LoadMode,
+    TestBehavior,
+    TestIndirectSelection,
+)
+
+from lanhai import intervals
+from lanhai.assets import MARTS, VALIDATED_SILVER
+from lanhai.config import load_config
+from lanhai.dag_defaults import SPARK_POOL, START, default_args, log
+from lanhai.dbt import DBT_DIR, dbt_layers, open_catalog
+from lanhai.intervals import interval_of
+
+CONFIG = load_config()
+PROFILE = ProfileConfig(profile_name="lanhai", target_name=CONFIG.profile,
+                        profiles_yml_filepath=CONFIG.path("dbt") / "profiles.yml")
+MANIFEST = CONFIG.path("dbt") / "target" / "manifest.json"
+
+
+def dbt_by_layer():
+    """One `dbt build` per layer: on a cluster every dbt task is a Spark application of its
+    own, and a driver plus executors per model would cost more than the models."""
+    from cosmos.operators.local import DbtBuildLocalOperator
+
+    tasks = [DbtBuildLocalOperator(
+        task_id=f"dbt_build_{layer}", project_dir=str(DBT_DIR), profile_config=PROFILE,
+        select=select, exclude=exclude,
+        indirect_selection=TestIndirectSelection.BUILDABLE.value,
+        invocation_mode=InvocationMode.DBT_RUNNER, install_deps=False, pool=SPARK_POOL,
+        pre_execute=open_catalog) for layer, select, exclude in dbt_layers()]
+    for before, after in zip(tasks, tasks[1:], strict=False):
+        before >> after
+    return tasks[0], tasks[-1]
+
+
+def dbt_by_model():
+    """One `dbt build` per model (the model, then its tests, in one task)."""
+    group = DbtTaskGroup(
+        group_id="dbt",
+        project_config=ProjectConfig(dbt_project_path=DBT_DIR, manifest_path=MANIFEST,
+                                     project_name="lanhai"),
+        profile_config=PROFILE,
+        # buildable: a model's task runs the tests whose other parents are its ancestors, so
+        # a relationships test runs with its child model, never before it exists
+        execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL,
+                                         invocation_mode=InvocationMode.DBT_RUNNER,
+                                         test_indirect_selection=TestIndirectSelection.BUILDABLE),
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST,
+                                   test_behavior=TestBehavior.BUILD),
+        operator_args={"pool": SPARK_POOL, "pre_execute": open_catalog, "install_deps": False},
+    )
+    return group, group
+
+
+@dag(
+    dag_id="lanhai_transform",
+    schedule=[VALIDATED_SILVER],
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=["lanhai", "dbt", "marts"],
+    params=intervals.params(),
+    doc_md=__doc__ + intervals.PARAMS_DOC,
+)
+def lanhai_transform():
+    @task
+    def interval(**context) -> dict:
+        start, end = interval_of(context)
+        log.info("transform for %s..%s", start, end)
+        return {"start": str(start), "end": str(end)}
+
+    @task(pool=SPARK_POOL)
+    def customer_value(span: dict) -> dict:
+        """BG/NBD and Gamma-Gamma for the weeks dbt's customer histories changed."""
+        from lanhai.pipeline import customer_value as score
+
+        return score(load_config(), log.info)
+
+    @task(pool=SPARK_POOL, outlets=[MARTS])
+    def publish(span: dict, **context):
+        from lanhai.audit import record_run
+        from lanhai.spark import get_spark
+
+        config = load_config()
+        spark = get_spark(config)
+        weeks = spark.sql(f"select count(distinct iso_week_label) from "
+                          f"{config.db('marts')}.mart_weekly_review").first()[0]
+        record_run(spark, config, context, "publish", "success", weeks, span)
+        yield Metadata(MARTS, {"interval_start": span["start"], "interval_end": span["end"],
+                               "weeks": weeks})
+
+    span = interval()
+    first, last = dbt_by_layer() if CONFIG.airflow.get("dbt_tasks") == "layer" else dbt_by_model()
+    span >> first
+    last >> customer_value(span) >> publish(span)
+
+
+lanhai_transform()

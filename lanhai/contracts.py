@@ -158,6 +158,22 @@ def contracts() -> dict[str, Contract]:
     return out
 
 
+# Silver tables that are not a contract's entity but a part of one: table -> (domain, meaning).
+DERIVED = {"order_items": ("transaction", "Order lines from the order events, with line GMV in "
+                                          "CNY at the paid date's rate.")}
+
+
+def domain_tables() -> dict[str, list[str]]:
+    """Each source domain and the silver tables its ingest writes (its entities, then the
+    tables derived from them)."""
+    out: dict[str, list[str]] = {}
+    for c in contracts().values():
+        out.setdefault(c.domain, []).append(c.entity)
+    for table, (domain, _) in DERIVED.items():
+        out[domain].append(table)
+    return out
+
+
 def contract_index(entity: str) -> int:
     """The entity's place among the contracts (a stable number for it)."""
     return list(contracts()).index(entity)

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from lanhai.config import PROJECT_ROOT, Config
-from lanhai.contracts import Contract, contracts
+from lanhai.contracts import DERIVED, Contract, contracts
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 SOURCES_YML = DBT_DIR / "models" / "staging" / "_sources.yml"
@@ -24,9 +24,6 @@ TARGETS_YAML = PROJECT_ROOT / "conf" / "targets.yaml"
 SEEDS = DBT_DIR / "seeds"
 UNITS = {"rate", "cny", "pct", "count", "ratio"}
 DIRECTIONS = {"higher", "lower", "band"}
-# Silver tables that are not a contract's entity but a part of one.
-DERIVED = {"order_items": ("transaction", "Order lines from the order events, with line GMV in "
-                                          "CNY at the paid date's rate.")}
 
 # The lake's operational tables, for the data-quality mart (counts only; no PII is read).
 OPERATIONAL = [
@@ -266,3 +263,34 @@ def build_manifest(config: Config) -> Path:
     if not result.success:
         raise RuntimeError(f"dbt parse failed: {result.exception}")
     return target / "target" / "manifest.json"
+
+
+# --- dbt under Airflow ---------------------------------------------------------------------
+def open_catalog(context) -> None:
+    """pre_execute of every dbt task: open the project's Spark session (and take the catalog
+    lock) before dbt-spark's `getOrCreate`, so dbt runs on it instead of a bare session."""
+    from lanhai.config import load_config
+    from lanhai.spark import get_spark
+
+    config = load_config()
+    write_profiles(config)
+    get_spark(config)
+
+
+# The transform's layers when it runs one `dbt build` per layer (`airflow.dbt_tasks: layer`).
+# Each layer is what the models of one folder need (`+`, their ancestors), less what earlier
+# layers built: so a layer only reads what it or an earlier layer builds, whatever folder a
+# model lives in (intermediate views that read `fct_orders` go with the core marts).
+DBT_LAYER_TARGETS = (("staging", "path:seeds +path:models/staging"),
+                     ("core", "+path:models/marts/core"),
+                     ("kpi", "+path:models/marts/kpi"),
+                     ("review", "path:seeds path:models"))
+
+
+def dbt_layers() -> list[tuple[str, str, str | None]]:
+    """(layer, dbt `--select`, dbt `--exclude`) for each `dbt build` of the layer mode."""
+    layers, before = [], []
+    for layer, select in DBT_LAYER_TARGETS:
+        layers.append((layer, select, " ".join(before) or None))
+        before.append(select)
+    return layers

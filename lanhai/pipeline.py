@@ -2,7 +2,7 @@
 
     ingest -> gate -> transform (dbt build, then customer value) -> report
 
-Airflow runs each stage as DAGs linked by assets (`DAGS`: dags/, lanhai/orchestration.py);
+Airflow runs each stage as DAGs linked by assets (`DAGS`, one file each in dags/);
 `run` runs them one after the other in this process, on its Spark session, for
 `lanhai demo --direct` and the benchmarks. Either way the same functions do the work, and a
 stage that fails stops the ones after it (a critical quality failure stops the marts).
@@ -26,9 +26,9 @@ class Stage:
     def dag_ids(self) -> list[str]:
         """The DAGs that run this stage under Airflow."""
         if self.name == "ingest":
-            from lanhai.orchestration import domains
+            from lanhai.contracts import domain_tables
 
-            return [f"lanhai_ingest_{d}" for d in domains()]
+            return [f"lanhai_ingest_{d}" for d in domain_tables()]
         return [DAGS[self.name]]
 
 

@@ -127,7 +127,7 @@ def test_the_weekly_review_runs_on_mondays_at_nine_in_shanghai(parsed):
 def test_the_weekly_review_reports_on_the_week_that_ended(logical, week):
     from datetime import datetime
 
-    from lanhai.orchestration import review_week
+    from lanhai.intervals import review_week
 
     assert review_week({"logical_date": datetime.fromisoformat(logical)}) == week
     assert review_week({"params": {"week": "2024-W46"}}) == "2024-W46"
@@ -139,8 +139,7 @@ def test_the_layer_mode_builds_every_model_once_after_what_it_reads(parsed):
     an earlier one (an intermediate view that reads `fct_orders` cannot go before the core)."""
     from dbt.cli.main import dbtRunner
 
-    from lanhai.dbt import DBT_DIR, write_profiles
-    from lanhai.orchestration import dbt_layers
+    from lanhai.dbt import DBT_DIR, dbt_layers, write_profiles
 
     config = _config()
     target = config.path("dbt")
