@@ -32,6 +32,31 @@ def test_same_seed_same_world_other_seed_other_world(tmp_path):
     assert a.manifest["truth"] != c.manifest["truth"]
 
 
+# The bytes the simulator wrote for `tiny`, 540 days from 2024-01-01, seed 7, the local
+# profile's defects: its landing files and manifest. A refactor keeps them; a change to the
+# world changes them, and then this hash (with `make bench-sim` figures in the commit).
+TINY_SHA256 = "214cab9d4029eed6c85338d3b1fbfa3eebf1ca2182120bf751e2b64caebb62e6"
+
+
+def test_the_tiny_world_is_byte_identical_to_its_recorded_hash(tmp_path):
+    import hashlib
+
+    from lanhai.config import load_config
+
+    defects = load_config("local").raw["simulator"]["defects"]
+    simulate(tmp_path / "landing", tmp_path / "sim", start=date(2024, 1, 1), days=540,
+             scale="tiny", seed=7, defects=defects)
+    manifest = tmp_path / "sim" / "manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(str(tmp_path), ""),
+                        encoding="utf-8")  # the one path it names: not part of the world
+    digest = hashlib.sha256()
+    for path in sorted(tmp_path.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(tmp_path).as_posix().encode())
+            digest.update(path.read_bytes())
+    assert digest.hexdigest() == TINY_SHA256
+
+
 def test_the_output_depends_neither_on_worker_processes_nor_on_chunk_size(tmp_path):
     """Each entity draws from its own random stream, and decides its landing order before it
     formats any text: one process formatting everything at once, or three formatting a few

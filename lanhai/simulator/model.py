@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -17,18 +18,45 @@ from lanhai.simulator import world as W
 
 DAY = 86_400
 SHANGHAI_OFFSET = 8 * 3600
-# Orders per customer in a window, tuned with `lanhai generate` so that the platform's 90-day
-# repurchase rate sits at the plan's 35% baseline (see calibrate_report in truth.py).
+
+# --- calibration: the shares and rates the world is drawn with, in one place ---------------
+# (Category weights, prices, cities, festivals, CAC by channel and the pilots' shares are in
+# world.py.) Orders per customer in a window, tuned with `lanhai generate` so that the
+# platform's 90-day repurchase rate sits at the plan's 35% baseline (see calibration_report in
+# truth.py).
 REPEAT_RATE_PER_DAY = 0.0115
 REPEAT_SHAPE = 0.55
 LIFETIME_DAYS = 260.0
-LOGISTICS_COST_FACTOR = (0.25, 0.375)
 SILVER_SMART_DEVICE_BOOST = 9.0
 # Share of repeat orders placed with a shop the customer bought from before.
 SHOP_LOYALTY = 0.5
 # Homogeneous categories (the same product sold by many shops): one SPU per this many orders.
 ORDERS_PER_HOMOGENEOUS_SPU = 800
 HOMOGENEOUS = ("3c_appliances", "beauty")
+SECOND_HAND_PRICE_FACTOR = 0.55
+# Merchants: KA share, onboarded during the window, first-year closures of those (survival
+# near the plan's 60%), cross-border shops.
+KA_SHARE = 0.08
+NEW_MERCHANT_SHARE = 0.45
+FIRST_YEAR_CLOSURE = 0.40
+CROSS_BORDER_SHARE = 0.08
+# People: birth-year bands (Gen-Z 1995-2009, 1980-94, 1966-79, 60+ 1940-64).
+AGE_BAND_SHARES = (0.34, 0.37, 0.17, 0.12)
+# Channels (W.CHANNELS' order) before the segments' and the trend's adjustments.
+CHANNEL_BASE = np.array([0.37, 0.28, 0.10, 0.05, 0.065, 0.135])
+HOUR_WEIGHTS = np.array([2, 1, .6, .4, .3, .4, .8, 1.5, 2.4, 3, 3.3, 3.5, 3.8, 3.4, 3.2, 3.2,
+                         3.3, 3.5, 3.8, 4.5, 5.4, 6, 5.2, 3.6])
+# Orders: paid, cancelled after payment, refunded; shipments split in two.
+PAID_SHARE = 0.955
+CANCEL_AFTER_PAYMENT = 0.015
+REFUND_SHARE = 0.06
+SPLIT_SHIPMENT_SHARE = 0.05
+LOGISTICS_COST_FACTOR = (0.25, 0.375)  # share of the order's GMV
+# Marketing: the part of each day's spend split over the pilot budget lines.
+PILOT_BUDGET_SHARE = 0.3
+WHOLE_UNIT_CURRENCIES = ("JPY", "KRW")  # prices in whole units
+OVERSEAS_WAREHOUSE = {"USD": "WH-US01", "EUR": "WH-DE01", "JPY": "WH-JP01", "KRW": "WH-JP01",
+                      "HKD": "WH-JP01"}
 
 
 @dataclass
@@ -177,33 +205,53 @@ def _ids(prefix: str, n: int, width: int) -> np.ndarray:
     return np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str), width))
 
 
-def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
-    """Simulate every source's clean records for `days` days from `start`."""
-    if scale not in W.SCALES:
-        raise ValueError(f"unknown scale {scale!r}; choose one of {sorted(W.SCALES)}")
-    if days < 28:
-        raise ValueError("simulate at least 28 days")
-    sc = W.SCALES[scale]
-    rng = np.random.default_rng(seed)
-    world = Clean(start=start, days=days, seed=seed, scale=scale)
-    t0 = world.t0()
-    weights = day_weights(start, days)
-    cdf = np.concatenate([[0.0], np.cumsum(weights / weights.mean())])  # cdf[d+1] = up to day d
+# --- the world, one entity at a time -------------------------------------------------------
+# Each function below draws one entity from the shared generator, in the order simulate_clean
+# calls them: the order of the draws is part of the output (a seed gives the same world only
+# while every draw happens in the same order), so a new draw goes after the existing ones.
+class Cities(NamedTuple):
+    names: np.ndarray
+    tier: np.ndarray
+    weight: np.ndarray  # share of people and shops
 
-    # --- categories ---------------------------------------------------------------------
-    cat_rows = []
+
+def _cities() -> Cities:
+    return Cities(np.array([c[0] for c in W.CITIES]), np.array([c[1] for c in W.CITIES]),
+                  np.array([c[2] for c in W.CITIES], dtype=float))
+
+
+class Categories(NamedTuple):
+    records: pd.DataFrame  # the categories feed
+    l1_names: list[str]
+    l1_weight: np.ndarray  # share of orders
+
+
+def _categories(t0: int) -> Categories:
+    rows = []
     for l1, (zh, en, *_rest, l2s) in W.CATEGORIES.items():
         for l2 in l2s:
-            cat_rows.append((l2, l1, f"{zh}·{l2}", f"{en} / {l2.replace('_', ' ')}",
-                             l1 == "smart_devices"))
-    categories = pd.DataFrame(cat_rows, columns=["category_l2", "category_l1", "name_zh",
-                                                 "name_en", "is_smart_device"])
-    categories["updated_at"] = t0
-    categories["_day"] = 0
+            rows.append((l2, l1, f"{zh}·{l2}", f"{en} / {l2.replace('_', ' ')}",
+                         l1 == "smart_devices"))
+    records = pd.DataFrame(rows, columns=["category_l2", "category_l1", "name_zh", "name_en",
+                                          "is_smart_device"])
+    records["updated_at"] = t0
+    records["_day"] = 0
     l1_names = list(W.CATEGORIES)
-    l1_weight = np.array([W.CATEGORIES[c][2] for c in l1_names])
+    return Categories(records, l1_names, np.array([W.CATEGORIES[c][2] for c in l1_names]))
 
-    # --- SPUs ---------------------------------------------------------------------------
+
+class Spus(NamedTuple):
+    l1: np.ndarray      # index into l1_names
+    l2: np.ndarray
+    pop: np.ndarray     # popularity within the category (long tail)
+    nonstd: np.ndarray
+    pilot: np.ndarray   # "" or a pilot category
+    price: np.ndarray   # CNY
+    ids: np.ndarray
+
+
+def _spus(rng: np.random.Generator, sc, cats: Categories) -> Spus:
+    l1_names, l1_weight = cats.l1_names, cats.l1_weight
     homog = np.array([c in HOMOGENEOUS for c in l1_names])
     other_w = np.where(homog, 0.0, l1_weight)
     n_homog = max(12, sc.orders // ORDERS_PER_HOMOGENEOUS_SPU)
@@ -232,12 +280,31 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     med = np.array([W.PRICES[l1_names[c]][0] for c in spu_l1])
     sig = np.array([W.PRICES[l1_names[c]][1] for c in spu_l1])
     spu_price = np.maximum(np.round(med * np.exp(sig * rng.standard_normal(n_spu))) - 0.1, 4.9)
-    spu_price[spu_pilot == "second_hand"] *= 0.55
+    spu_price[spu_pilot == "second_hand"] *= SECOND_HAND_PRICE_FACTOR
+    return Spus(spu_l1, spu_l2, spu_pop, spu_nonstd, spu_pilot, spu_price, _ids("P", n_spu, 6))
 
-    # --- merchants ----------------------------------------------------------------------
+
+class Merchants(NamedTuple):
+    ka: np.ndarray
+    new: np.ndarray        # onboarded during the window
+    onboard: np.ndarray    # day (negative: before the window)
+    close: np.ndarray      # day, or int32 max while open
+    cross: np.ndarray      # cross-border
+    currency: np.ndarray
+    l1: np.ndarray
+    city: np.ndarray       # index into Cities
+    weight: np.ndarray     # sales weight
+    ids: np.ndarray
+    grow: np.ndarray       # an SMB that becomes KA during the window
+    grow_day: np.ndarray   # that day, or -1
+
+
+def _merchants(rng: np.random.Generator, sc, start: date, days: int, cats: Categories,
+               cities: Cities) -> Merchants:
+    l1_names, l1_weight = cats.l1_names, cats.l1_weight
     n_m = sc.merchants
-    m_ka = rng.random(n_m) < 0.08
-    m_new = rng.random(n_m) < 0.45
+    m_ka = rng.random(n_m) < KA_SHARE
+    m_new = rng.random(n_m) < NEW_MERCHANT_SHARE
     m_onboard = np.where(m_new, rng.integers(0, max(days - 30, 1), n_m),
                          -rng.integers(1, 5 * 365, n_m))
     m_close = np.full(n_m, np.iinfo(np.int32).max, dtype=np.int64)
@@ -245,7 +312,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     onboard_month = (pd.Timestamp(start) + pd.to_timedelta(m_onboard, unit="D")).to_period("M")
     for month in np.unique(onboard_month[m_new]):
         members = np.flatnonzero(m_new & (onboard_month == month) & ~m_ka)
-        k = int(round(0.40 * len(members)))
+        k = int(round(FIRST_YEAR_CLOSURE * len(members)))
         chosen = rng.choice(members, size=k, replace=False) if k else members[:0]
         m_close[chosen] = m_onboard[chosen] + rng.integers(60, 365, k)
     late = ~m_ka & (m_close > 10**9) & (rng.random(n_m) < 0.10)
@@ -253,7 +320,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     old_exit = ~m_new & ~m_ka & (rng.random(n_m) < 0.07)
     m_close[old_exit] = rng.integers(0, days, old_exit.sum())
     m_close[m_close >= days] = np.iinfo(np.int32).max  # closures after the window are unknown
-    m_cross = rng.random(n_m) < 0.08
+    m_cross = rng.random(n_m) < CROSS_BORDER_SHARE
     cur_names = np.array(W.CURRENCIES)
     m_currency = np.where(
         m_cross, rng.choice(cur_names, size=n_m, p=[0.35, 0.15, 0.2, 0.15, 0.15]), "CNY"
@@ -265,10 +332,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
         rng.choice(cross_l1, size=n_m),
         rng.choice(len(l1_names), size=n_m, p=l1_weight / l1_weight.sum()),
     )
-    city_names = np.array([c[0] for c in W.CITIES])
-    city_tier = np.array([c[1] for c in W.CITIES])
-    city_w = np.array([c[2] for c in W.CITIES], dtype=float)
-    m_city = rng.choice(len(W.CITIES), size=n_m, p=city_w / city_w.sum())
+    m_city = rng.choice(len(W.CITIES), size=n_m, p=cities.weight / cities.weight.sum())
     # New shops get the platform's newcomer traffic support, so most that stay open keep selling.
     m_weight = np.where(m_ka, 4.0, np.where(m_new, 2.5, 1.0)) * (0.35 + rng.pareto(2.5, n_m))
     m_ids = _ids("M", n_m, 6)
@@ -278,8 +342,34 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     grow &= grow_day > np.maximum(m_onboard, 0)
     grow &= grow_day < m_close
     grow_day = np.where(grow, grow_day, -1)  # only merchants that really grew have a day
+    return Merchants(m_ka, m_new, m_onboard, m_close, m_cross, m_currency, m_l1, m_city,
+                     m_weight, m_ids, grow, grow_day)
 
-    # --- SKUs: each SPU sold by one or more merchants of its category --------------------
+
+class Skus(NamedTuple):
+    spu: np.ndarray
+    merchant: np.ndarray
+    price_cents: np.ndarray      # list price in the merchant's currency
+    cost_cents: np.ndarray       # CNY
+    grade: np.ndarray            # second-hand condition, else ""
+    pilot: np.ndarray
+    green: np.ndarray
+    change_day: np.ndarray       # a price change or a green certification, else int32 max
+    new_price_cents: np.ndarray
+    new_pilot: np.ndarray
+    ids: np.ndarray
+    by_merchant: np.ndarray      # SKU numbers sorted by merchant (stable) ...
+    merchant_first: np.ndarray   # ... where each merchant's start in it
+    merchant_count: np.ndarray   # ... and how many
+
+
+def _skus(rng: np.random.Generator, days: int, cats: Categories, spus: Spus,
+          merchants: Merchants) -> Skus:
+    """Each SPU sold by one or more merchants of its category."""
+    l1_names = cats.l1_names
+    spu_l1, spu_pop = spus.l1, spus.pop
+    n_spu, n_m = len(spu_l1), len(merchants.ids)
+    m_l1, m_weight, m_currency = merchants.l1, merchants.weight, merchants.currency
     sku_spu, sku_m = [], []
     for c in range(len(l1_names)):
         spus_c = np.flatnonzero(spu_l1 == c)
@@ -297,7 +387,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     # Every merchant sells something, and new shops list popular products of their category
     # (three SKUs each), so that a shop that stays open keeps selling.
     lonely = np.setdiff1d(np.arange(n_m), sku_m)
-    newcomers = np.repeat(np.flatnonzero(m_new & ~m_ka), 3)
+    newcomers = np.repeat(np.flatnonzero(merchants.new & ~merchants.ka), 3)
     topped = np.concatenate([lonely, newcomers])
     # One popularity-weighted draw per shop, as rng.choice(cand, p=...) makes it (one uniform
     # each, against the normalised cumulative weights), by category instead of one by one.
@@ -320,15 +410,15 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     sku_m = pairs["m"].to_numpy()
     n_sku = len(pairs)
     rate0 = np.array([1.0 if c == "CNY" else W.FX_BASE[c] for c in m_currency[sku_m]])
-    whole_units = np.isin(m_currency[sku_m], ["JPY", "KRW"])
-    price_cny = spu_price[sku_spu] * rng.uniform(0.92, 1.08, n_sku)
+    whole_units = np.isin(m_currency[sku_m], WHOLE_UNIT_CURRENCIES)
+    price_cny = spus.price[sku_spu] * rng.uniform(0.92, 1.08, n_sku)
     sku_price = np.where(whole_units, np.round(price_cny / rate0),
                          np.round(price_cny / rate0, 2))
     sku_price_cents = np.round(sku_price * 100).astype(np.int64)
     sku_cost_cents = np.round(price_cny * rng.uniform(0.55, 0.72, n_sku) * 100).astype(np.int64)
-    sku_grade = np.where(spu_pilot[sku_spu] == "second_hand",
+    sku_grade = np.where(spus.pilot[sku_spu] == "second_hand",
                          rng.choice(np.array(["A", "B", "C", "D"]), n_sku), "")
-    sku_pilot = spu_pilot[sku_spu].copy()
+    sku_pilot = spus.pilot[sku_spu].copy()
     sku_green = (sku_pilot == "sustainable") | (rng.random(n_sku) < 0.03)
     # Changes during the window: price changes, and some SKUs certified green (-> sustainable).
     sku_change_day = np.full(n_sku, np.iinfo(np.int32).max, dtype=np.int64)
@@ -347,40 +437,86 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     sku_change_day[certify] = rng.integers(1, days, certify.sum())
     sku_new_pilot = sku_pilot.copy()
     sku_new_pilot[certify] = "sustainable"
-    sku_ids = _ids("S", n_sku, 7)
-    spu_ids = _ids("P", n_spu, 6)
+    by_merchant = np.argsort(sku_m, kind="stable")
+    m_first = np.searchsorted(sku_m[by_merchant], np.arange(n_m))
+    m_count = np.searchsorted(sku_m[by_merchant], np.arange(n_m), side="right") - m_first
+    return Skus(sku_spu, sku_m, sku_price_cents, sku_cost_cents, sku_grade, sku_pilot,
+                sku_green, sku_change_day, sku_new_price_cents, sku_new_pilot,
+                _ids("S", n_sku, 7), by_merchant, m_first, m_count)
 
-    # --- users --------------------------------------------------------------------------
+
+class People(NamedTuple):
+    pre: np.ndarray          # registered before the window
+    reg_day: np.ndarray
+    birth_year: np.ndarray
+    genz: np.ndarray
+    silver: np.ndarray       # 60+
+    city: np.ndarray         # index into Cities
+    lower: np.ndarray        # a lower-tier city
+    pet: np.ndarray
+    gender: np.ndarray
+    ids: np.ndarray
+
+
+def _people(rng: np.random.Generator, sc, days: int, cdf: np.ndarray,
+            cities: Cities) -> People:
     per_customer = 1.0 + REPEAT_RATE_PER_DAY * min(LIFETIME_DAYS, days / 2) * 0.75
-    n_users = int(sc.orders / per_customer / 0.84 / 0.955 * 1.2)
+    n_users = int(sc.orders / per_customer / 0.84 / PAID_SHARE * 1.2)
     pre = rng.random(n_users) < 0.25
     reg_day = np.where(pre, -rng.integers(30, 5 * 365, n_users),
                        _sample_cdf(rng, cdf, np.zeros(n_users, int),
                                    np.full(n_users, days)) - 1)
-    byear_band = rng.choice(4, size=n_users, p=[0.34, 0.37, 0.17, 0.12])
+    byear_band = rng.choice(4, size=n_users, p=AGE_BAND_SHARES)
     lo = np.array([1995, 1980, 1966, 1940])[byear_band]
     hi = np.array([2009, 1994, 1979, 1964])[byear_band]
     birth_year = rng.integers(lo, hi + 1)
     genz = byear_band == 0
     silver = byear_band == 3
-    u_city = rng.choice(len(W.CITIES), size=n_users, p=city_w / city_w.sum())
-    u_lower = np.isin(city_tier[u_city], W.LOWER_TIERS)
+    u_city = rng.choice(len(W.CITIES), size=n_users, p=cities.weight / cities.weight.sum())
+    u_lower = np.isin(cities.tier[u_city], W.LOWER_TIERS)
     pet = rng.random(n_users) < np.where(genz, 0.28, 0.14)
     gender = rng.choice(np.array(["F", "M", "U"]), size=n_users, p=[0.52, 0.45, 0.03])
-    user_ids = _ids("U", n_users, 8)
+    return People(pre, reg_day, birth_year, genz, silver, u_city, u_lower, pet, gender,
+                  _ids("U", n_users, 8))
 
-    def channel_probs(n_rows, day_idx, g, s, low):
-        base = np.array([0.37, 0.28, 0.10, 0.05, 0.065, 0.135])
-        p = np.tile(base, (n_rows, 1))
-        p[:, 2:5] *= (1.0 + 0.15 * day_idx / 365.0)[:, None]
-        p[g, 2] *= 1.5
-        p[g, 3] *= 1.6
-        p[s, 4] *= 1.8
-        p[s, 0] *= 0.8
-        p[low, 4] *= 1.5
-        return p
 
-    # --- orders: first orders at arrival, repeats over each customer's lifetime ----------
+def _channel_probs(n_rows, day_idx, g, s, low):
+    """Each row's channel probabilities (W.CHANNELS' order): emerging channels grow over
+    time; Gen-Z, 60+ and lower-tier people lean to their own."""
+    p = np.tile(CHANNEL_BASE, (n_rows, 1))
+    p[:, 2:5] *= (1.0 + 0.15 * day_idx / 365.0)[:, None]
+    p[g, 2] *= 1.5
+    p[g, 3] *= 1.6
+    p[s, 4] *= 1.8
+    p[s, 0] *= 0.8
+    p[low, 4] *= 1.5
+    return p
+
+
+class Placed(NamedTuple):
+    """The orders, by creation time then user: who, when, where and the first line's SKU."""
+    user: np.ndarray
+    day: np.ndarray
+    created: np.ndarray
+    channel: np.ndarray
+    sku: np.ndarray
+    merchant: np.ndarray
+    currency: np.ndarray
+    acquisition: np.ndarray  # per person: the first order's channel (or one drawn alike)
+    dropped: int             # orders no open shop could take
+
+
+def _orders(rng: np.random.Generator, days: int, t0: int, cdf: np.ndarray, cats: Categories,
+            spus: Spus, merchants: Merchants, skus: Skus, people: People) -> Placed:
+    """First orders at arrival, repeats over each customer's lifetime; what each buys: a
+    pilot SPU, or an SPU of a category the segment prefers, from a shop open that day."""
+    l1_names, l1_weight = cats.l1_names, cats.l1_weight
+    pre, reg_day, genz, silver, u_lower, pet = (people.pre, people.reg_day, people.genz,
+                                                people.silver, people.lower, people.pet)
+    n_users, n_spu = len(people.ids), len(spus.l1)
+    spu_l1, spu_pilot, spu_pop = spus.l1, spus.pilot, spus.pop
+    sku_spu, sku_m = skus.spu, skus.merchant
+    m_onboard, m_close = merchants.onboard, merchants.close
     orders_ever = rng.random(n_users) < np.where(pre, 0.78, 0.84)
     arrival = np.where(
         pre,
@@ -401,18 +537,15 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     o_day = np.concatenate([a, rep_day])
     o_first = np.concatenate([np.ones(len(cust), bool), np.zeros(n_rep.sum(), bool)])
     n_o = len(o_user)
-    hour_w = np.array([2, 1, .6, .4, .3, .4, .8, 1.5, 2.4, 3, 3.3, 3.5, 3.8, 3.4, 3.2, 3.2,
-                       3.3, 3.5, 3.8, 4.5, 5.4, 6, 5.2, 3.6])
-    hour = rng.choice(24, size=n_o, p=hour_w / hour_w.sum())
+    hour = rng.choice(24, size=n_o, p=HOUR_WEIGHTS / HOUR_WEIGHTS.sum())
     o_created = t0 + o_day * DAY + hour * 3600 + rng.integers(0, 3600, n_o)
 
     g, s, low = genz[o_user], silver[o_user], u_lower[o_user]
-    ch = _choice(rng, channel_probs(n_o, o_day, g, s, low))
+    ch = _choice(rng, _channel_probs(n_o, o_day, g, s, low))
     # Acquisition channel = first order's channel; non-buyers get one drawn the same way.
-    acq = _choice(rng, channel_probs(n_users, np.clip(reg_day, 0, days), genz, silver, u_lower))
+    acq = _choice(rng, _channel_probs(n_users, np.clip(reg_day, 0, days), genz, silver, u_lower))
     acq[o_user[o_first]] = ch[o_first]
 
-    # --- what each order buys: a pilot SPU, or an SPU of a category the segment prefers ---
     t_year = o_day / 365.0
     is_pet = pet[o_user]
     p_pilot = np.zeros((n_o, 4))
@@ -456,7 +589,7 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     group = np.where(empty[group], o_l1, group)
     sku_start = np.searchsorted(sku_spu, np.arange(n_spu))
     sku_count = np.searchsorted(sku_spu, np.arange(n_spu), side="right") - sku_start
-    sku_w = (m_weight / m_weight.max())[sku_m]
+    sku_w = (merchants.weight / merchants.weight.max())[sku_m]
     o_sku = np.full(n_o, -1, dtype=np.int64)
     todo = np.arange(n_o)
     spu_of = _InverseCdf(pop_cum, n_groups)
@@ -485,32 +618,41 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     fav = first_of[o_user]
     loyal = ~o_first & (fav >= 0) & (rng.random(n_o) < SHOP_LOYALTY)
     loyal &= (m_onboard[np.maximum(fav, 0)] <= o_day) & (o_day < m_close[np.maximum(fav, 0)])
-    m_sorted = np.argsort(sku_m, kind="stable")
-    m_first = np.searchsorted(sku_m[m_sorted], np.arange(n_m))
-    m_count = np.searchsorted(sku_m[m_sorted], np.arange(n_m), side="right") - m_first
     fav_l = fav[loyal]
-    o_sku[loyal] = m_sorted[m_first[fav_l] + (rng.random(loyal.sum()) * m_count[fav_l]).astype(
-        int)]
+    o_sku[loyal] = skus.by_merchant[skus.merchant_first[fav_l] + (
+        rng.random(loyal.sum()) * skus.merchant_count[fav_l]).astype(int)]
     del first_of, placed_first, fav, loyal, fav_l, g, s, low, hour, o_first, pilot_pick, o_l1
     keep = o_sku >= 0
-    world.dropped_orders = int((~keep).sum())
+    dropped = int((~keep).sum())
     # A customer whose first order could not be placed starts with their next one.
     o_user, o_day, o_created, ch, o_sku = (x[keep] for x in (o_user, o_day, o_created, ch, o_sku))
     order_sort = np.lexsort((o_user, o_created))
     o_user, o_day, o_created, ch, o_sku = (x[order_sort] for x in
                                           (o_user, o_day, o_created, ch, o_sku))
-    del keep, order_sort
-    n_o = len(o_user)
     o_m = sku_m[o_sku]
-    o_currency = m_currency[o_m]
+    return Placed(o_user, o_day, o_created, ch, o_sku, o_m, merchants.currency[o_m], acq,
+                  dropped)
 
-    # --- order lines ----------------------------------------------------------------------
+
+class Lines(NamedTuple):
+    order: np.ndarray
+    line_no: np.ndarray
+    sku: np.ndarray
+    qty: np.ndarray
+    price_cents: np.ndarray     # unit price paid, the order's currency
+    discount_cents: np.ndarray
+
+
+def _lines(rng: np.random.Generator, start: date, days: int, placed: Placed,
+           skus: Skus) -> Lines:
+    """The order's first SKU, and up to three more of the same shop."""
+    n_o, n_sku = len(placed.user), len(skus.ids)
     n_extra = np.minimum(rng.poisson(0.35, n_o), 3)
     li_order = np.concatenate([np.arange(n_o), np.repeat(np.arange(n_o), n_extra)])
-    extra_m = np.repeat(o_m, n_extra)
-    extra_sku = m_sorted[m_first[extra_m] + (rng.random(len(extra_m)) * m_count[extra_m]).astype(
-        int)]
-    li_sku = np.concatenate([o_sku, extra_sku])
+    extra_m = np.repeat(placed.merchant, n_extra)
+    extra_sku = skus.by_merchant[skus.merchant_first[extra_m] + (
+        rng.random(len(extra_m)) * skus.merchant_count[extra_m]).astype(int)]
+    li_sku = np.concatenate([placed.sku, extra_sku])
     # each (order, SKU) once, first come first kept, then by order (stable)
     first = ~pd.Series(li_order * n_sku + li_sku).duplicated().to_numpy()
     li_order, li_sku = li_order[first], li_sku[first]
@@ -520,36 +662,52 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     del first, by_order, extra_m, extra_sku, n_extra
     li_no = (np.arange(n_li) - np.searchsorted(li_order, li_order)) + 1
     li_qty = rng.choice([1, 2, 3, 4, 5, 6], size=n_li, p=[0.78, 0.15, 0.05, 0.01, 0.005, 0.005])
-    li_day = o_day[li_order]
-    price_now = np.where(li_day >= sku_change_day[li_sku], sku_new_price_cents[li_sku],
-                         sku_price_cents[li_sku])
+    li_day = placed.day[li_order]
+    price_now = np.where(li_day >= skus.change_day[li_sku], skus.new_price_cents[li_sku],
+                         skus.price_cents[li_sku])
     promo = festival_price_factor(start, days)[li_day] * np.where(rng.random(n_li) < 0.1, 0.95,
                                                                   1.0)
-    li_whole = np.isin(o_currency[li_order], ["JPY", "KRW"])
+    li_whole = np.isin(placed.currency[li_order], WHOLE_UNIT_CURRENCIES)
     unit = price_now * promo
     li_price = np.where(li_whole, np.round(unit / 100) * 100, np.round(unit)).astype(np.int64)
     li_price = np.maximum(li_price, 100)
     has_disc = rng.random(n_li) < 0.25
     disc = li_qty * li_price * rng.uniform(0.03, 0.15, n_li) * has_disc
     li_disc = np.where(li_whole, np.round(disc / 100) * 100, np.round(disc)).astype(np.int64)
-    del li_day, price_now, promo, unit, has_disc, disc, li_whole
+    return Lines(li_order, li_no, li_sku, li_qty, li_price, li_disc)
 
-    # --- payment, cancellation, refund ----------------------------------------------------
-    paid = rng.random(n_o) < 0.955
+
+class Payments(NamedTuple):
+    paid: np.ndarray
+    paid_at: np.ndarray          # -1: unpaid
+    cancelled_at: np.ndarray     # -1: not cancelled
+    cancelled_after_pay: np.ndarray
+
+
+def _payments(rng: np.random.Generator, t0: int, days: int, placed: Placed) -> Payments:
+    n_o, o_created = len(placed.user), placed.created
+    paid = rng.random(n_o) < PAID_SHARE
     o_paid = np.where(paid, o_created + 30 + rng.exponential(150, n_o).astype(np.int64), -1)
     o_cancel = np.where(~paid, o_created + 1800, -1)
-    cancel_after = paid & (rng.random(n_o) < 0.015)
+    cancel_after = paid & (rng.random(n_o) < CANCEL_AFTER_PAYMENT)
     o_cancel = np.where(cancel_after, o_paid + rng.integers(1800, 72_000, n_o), o_cancel)
     end_ts = t0 + days * DAY
     o_cancel = np.where(o_cancel >= end_ts, -1, o_cancel)
     paid &= o_paid < end_ts
-    o_paid = np.where(paid, o_paid, -1)
+    return Payments(paid, np.where(paid, o_paid, -1), o_cancel, cancel_after)
 
-    # FX: business-day rates from a week before the start; a date uses the latest on or before.
+
+class Fx(NamedTuple):
+    records: pd.DataFrame          # business-day rates, as published
+    micro: dict[str, np.ndarray]   # per currency: the rate in force on each day from day -7
+
+
+def _fx(rng: np.random.Generator, start: date, days: int) -> Fx:
+    """Business-day rates from a week before the start; a date uses the latest on or before."""
     fx_days = np.arange(-7, days)
     fx_dates = pd.Timestamp(start) + pd.to_timedelta(fx_days, unit="D")
     business = fx_dates.dayofweek < 5
-    fx_rows = []
+    rows = []
     fx_micro = {"CNY": np.full(len(fx_days), 1_000_000, dtype=np.int64)}
     for cur in W.CURRENCIES:
         walk = W.FX_BASE[cur] * np.exp(np.cumsum(rng.normal(0, 0.003, len(fx_days))))
@@ -558,66 +716,47 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
         idx = np.maximum.accumulate(idx)
         fx_micro[cur] = micro[idx]
         for i in np.flatnonzero(business):
-            fx_rows.append((int(fx_days[i]), cur, int(micro[i])))
-    fx = pd.DataFrame(fx_rows, columns=["rate_day", "currency", "micro"])
+            rows.append((int(fx_days[i]), cur, int(micro[i])))
+    return Fx(pd.DataFrame(rows, columns=["rate_day", "currency", "micro"]), fx_micro)
 
-    paid_day = np.where(paid, (o_paid + SHANGHAI_OFFSET) // DAY - (t0 + SHANGHAI_OFFSET) // DAY,
-                        o_day)
-    o_rate = np.zeros(n_o, dtype=np.int64)
-    for cur in np.unique(o_currency):
-        m = o_currency == cur
-        o_rate[m] = fx_micro[cur][np.clip(paid_day[m], 0, days - 1) + 7]
-    li_net = li_qty * li_price - li_disc
-    li_gmv = (li_net * o_rate[li_order] + 500_000) // 1_000_000
-    o_total = np.bincount(li_order, weights=li_net, minlength=n_o).astype(np.int64)
-    o_gmv = np.bincount(li_order, weights=li_gmv, minlength=n_o).astype(np.int64)
 
-    refund = paid & ~cancel_after & (rng.random(n_o) < 0.06)
-    r_at = o_paid + rng.integers(2 * DAY, 20 * DAY, n_o)
-    refund &= r_at < end_ts
+def _refunds(rng: np.random.Generator, t0: int, days: int, placed: Placed, pay: Payments,
+             total_cents: np.ndarray, rate_micro: np.ndarray) -> pd.DataFrame:
+    """Refunds of paid orders not cancelled, within 2-20 days; most in full."""
+    n_o = len(placed.user)
+    refund = pay.paid & ~pay.cancelled_after_pay & (rng.random(n_o) < REFUND_SHARE)
+    r_at = pay.paid_at + rng.integers(2 * DAY, 20 * DAY, n_o)
+    refund &= r_at < t0 + days * DAY
     full = rng.random(n_o) < 0.7
-    r_amount = np.where(full, o_total, np.round(o_total * rng.uniform(0.2, 0.8, n_o)))
-    r_amount = np.where(np.isin(o_currency, ["JPY", "KRW"]), np.round(r_amount / 100) * 100,
-                        r_amount).astype(np.int64)
+    r_amount = np.where(full, total_cents, np.round(total_cents * rng.uniform(0.2, 0.8, n_o)))
+    r_amount = np.where(np.isin(placed.currency, WHOLE_UNIT_CURRENCIES),
+                        np.round(r_amount / 100) * 100, r_amount).astype(np.int64)
     r_amount = np.maximum(r_amount, 1)
-    refund_idx = np.flatnonzero(refund)
-    refunds = pd.DataFrame({
-        "refund_id": _ids("R", len(refund_idx), 8),
-        "_o": refund_idx,  # the order, as a number (the writer spells out its id)
-        "currency": o_currency[refund_idx],
-        "amount_cents": r_amount[refund_idx],
+    idx = np.flatnonzero(refund)
+    return pd.DataFrame({
+        "refund_id": _ids("R", len(idx), 8),
+        "_o": idx,  # the order, as a number (the writer spells out its id)
+        "currency": placed.currency[idx],
+        "amount_cents": r_amount[idx],
         "reason": rng.choice(np.array(["quality", "not_as_described", "late_delivery",
-                                       "changed_mind"]), len(refund_idx)),
-        "refunded_at": r_at[refund_idx],
-        "updated_at": r_at[refund_idx],
-        "_cny_cents": (r_amount[refund_idx] * o_rate[refund_idx] + 500_000) // 1_000_000,
+                                       "changed_mind"]), len(idx)),
+        "refunded_at": r_at[idx],
+        "updated_at": r_at[idx],
+        "_cny_cents": (r_amount[idx] * rate_micro[idx] + 500_000) // 1_000_000,
     })
-    del full, r_amount, paid_day
 
-    # The order's final state, as numbers: its position is its id's sequence number, channel
-    # and currency are indexes into W.CHANNELS and extra["currencies"], status into EVENT_TYPES.
-    status = np.where(refund, 3, np.where(o_cancel >= 0, 2, np.where(paid, 1, 0)))
-    currencies, o_currency_code = np.unique(o_currency, return_inverse=True)
-    world.orders = pd.DataFrame({
-        "user": o_user, "merchant": o_m, "channel": ch.astype(np.int8),
-        "currency": o_currency_code.astype(np.int8), "created_at": o_created, "paid_at": o_paid,
-        "paid": paid, "cancelled_at": o_cancel, "status": status.astype(np.int8),
-        "rate_micro": o_rate, "gmv_cents": o_gmv, "total_cents": o_total, "day": o_day,
-    }, copy=False)  # the columns as they are: no copy into one block
-    world.items = pd.DataFrame({  # lines by order; "o" is the order, "sku" the SKU's index
-        "o": li_order, "line_no": li_no, "sku": li_sku, "qty": li_qty, "price_cents": li_price,
-        "discount_cents": li_disc, "gmv_cents": li_gmv,
-        "cost_cents": li_qty * sku_cost_cents[li_sku],
-    }, copy=False)  # the columns as they are: no copy into one block
-    del li_order, li_no, li_price, li_disc, li_gmv, li_net, o_total, o_rate, o_m, ch, status
-    del o_sku, o_currency_code
 
-    # Order events: each carries the full order as it is after the event.
+def _order_events(placed: Placed, pay: Payments, refunds: pd.DataFrame) -> pd.DataFrame:
+    """Each order's events (created, paid, cancelled, refunded), each carrying the full order
+    as it is after the event; kept as numbers (order, kind), by time then order."""
+    n_o, o_created, paid, o_paid, o_cancel = (len(placed.user), placed.created, pay.paid,
+                                              pay.paid_at, pay.cancelled_at)
+    refund_idx = refunds["_o"].to_numpy()
     ev = [("created", np.arange(n_o), o_created)]
     ev.append(("paid", np.flatnonzero(paid), o_paid[paid]))
     cancelled = o_cancel >= 0
     ev.append(("cancelled", np.flatnonzero(cancelled), o_cancel[cancelled]))
-    ev.append(("refunded", refund_idx, r_at[refund_idx]))
+    ev.append(("refunded", refund_idx, refunds["refunded_at"].to_numpy()))
     # the event's kind: an index into EVENT_TYPES (also the order's status after it)
     ev_kind = np.concatenate([np.full(len(i), EVENT_TYPES.index(t), dtype=np.int8)
                               for t, i, _ in ev])
@@ -625,36 +764,50 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     ev_ts = np.concatenate([ts for _, _, ts in ev])
     ev_paid = np.where((ev_kind != 0) & paid[ev_o], o_paid[ev_o], -1)
     ev_cancel = np.where(ev_kind == 2, o_cancel[ev_o], -1)  # cancelled; a refund clears it
-    # Kept as numbers (order, kind); the landing writer spells out ids and names from them.
-    # by time, then order (ids are zero-padded sequence numbers: the index sorts the same)
+    # (ids are zero-padded sequence numbers: the index sorts the same)
     by = np.lexsort((ev_o, ev_ts))
-    events = pd.DataFrame({
+    return pd.DataFrame({
         "_o": ev_o[by], "_kind": ev_kind[by], "created_at": o_created[ev_o[by]],
         "paid_at": ev_paid[by], "cancelled_at": ev_cancel[by], "updated_at": ev_ts[by],
     }, copy=False)  # the columns as they are: no copy into one block
-    del ev, ev_kind, ev_o, ev_ts, ev_paid, ev_cancel, o_created, o_cancel, by
 
-    # --- shipments ------------------------------------------------------------------------
-    shipped = paid & ~cancel_after
+
+def _domestic_warehouses() -> np.ndarray:
+    return np.array([w[0] for w in W.WAREHOUSES if not w[3]])
+
+
+class Shipments(NamedTuple):
+    records: pd.DataFrame      # shipped, then delivered: two records per shipment
+    warehouses: np.ndarray     # the names the records' `_wh` codes index
+    carriers: np.ndarray       # the names the records' `_carrier` codes index
+
+
+def _shipments(rng: np.random.Generator, t0: int, days: int, weights: np.ndarray,
+               placed: Placed, pay: Payments, currency_code: np.ndarray,
+               currencies: np.ndarray, gmv_cents: np.ndarray, people: People,
+               cities: Cities) -> Shipments:
+    """A shipment per paid order not cancelled (5% split in two), promised by the city's tier,
+    late on festival peaks, its cost a share of GMV."""
+    o_day, o_paid, o_currency = placed.day, pay.paid_at, placed.currency
+    end_ts = t0 + days * DAY
+    shipped = pay.paid & ~pay.cancelled_after_pay
     s_o = np.flatnonzero(shipped)
     festival_slow = weights > np.median(weights) * 1.3  # peak days: carriers run late
     lag = rng.integers(2 * 3600, 60 * 3600, len(s_o)) + festival_slow[o_day[s_o]] * rng.integers(
         0, 2 * DAY, len(s_o))
-    split = rng.random(len(s_o)) < 0.05
+    split = rng.random(len(s_o)) < SPLIT_SHIPMENT_SHARE
     sh_o = np.concatenate([s_o, s_o[split]])
     sh_ship = np.concatenate([o_paid[s_o] + lag, o_paid[s_o[split]] + lag[split] + rng.integers(
         DAY, 3 * DAY, split.sum())])
     o_cross = o_currency != "CNY"
     cross = o_cross[sh_o]
-    overseas = {"USD": "WH-US01", "EUR": "WH-DE01", "JPY": "WH-JP01", "KRW": "WH-JP01",
-                "HKD": "WH-JP01"}
-    dom = np.array([w[0] for w in W.WAREHOUSES if not w[3]])
+    dom = _domestic_warehouses()
     # Warehouses and carriers as codes (indexes into their sorted names): the same draws as
     # choosing the names themselves, without a string per shipment.
-    wh_names = np.array(sorted(set(dom) | set(overseas.values())))
+    wh_names = np.array(sorted(set(dom) | set(OVERSEAS_WAREHOUSE.values())))
     wh_code = np.searchsorted(wh_names, dom)[rng.choice(len(dom), size=len(sh_o))]
-    over_code = np.searchsorted(wh_names, [overseas.get(c, dom[0]) for c in currencies])
-    wh_code[cross] = over_code[world.orders["currency"].to_numpy()[sh_o[cross]]]
+    over_code = np.searchsorted(wh_names, [OVERSEAS_WAREHOUSE.get(c, dom[0]) for c in currencies])
+    wh_code[cross] = over_code[currency_code[sh_o[cross]]]
     carrier_names = np.array(sorted(set(W.CROSS_BORDER_CARRIERS) | set(W.DOMESTIC_CARRIERS)))
     carrier_code = np.where(
         cross,
@@ -662,16 +815,17 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
             rng.choice(len(W.CROSS_BORDER_CARRIERS), len(sh_o))],
         np.searchsorted(carrier_names, W.DOMESTIC_CARRIERS)[
             rng.choice(len(W.DOMESTIC_CARRIERS), len(sh_o))])
+    city_tier = cities.tier
     city_promise = np.select([np.isin(city_tier, ["tier1", "new_tier1"]), city_tier == "tier2"],
                              [2, 3], 4)
-    promise_days = np.where(cross, 8, city_promise[u_city[o_user[sh_o]]])
+    promise_days = np.where(cross, 8, city_promise[people.city[placed.user[sh_o]]])
     sh_promised = sh_ship + promise_days * DAY
     transit = promise_days * DAY * rng.lognormal(np.log(0.66), 0.28, len(sh_o))
     transit *= np.where(festival_slow[np.clip((sh_ship - t0) // DAY, 0, days - 1)], 1.25, 1.0)
     sh_deliv = sh_ship + transit.astype(np.int64)
     del transit, promise_days, cross
     f = rng.uniform(*LOGISTICS_COST_FACTOR, len(s_o)) * np.where(o_cross[s_o], 1.3, 1.0)
-    cost = np.maximum(np.round(o_gmv[s_o] * f), 600).astype(np.int64)
+    cost = np.maximum(np.round(gmv_cents[s_o] * f), 600).astype(np.int64)
     first_cost = np.where(split, np.round(cost * 0.6), cost).astype(np.int64)
     sh_cost = np.concatenate([first_cost, cost[split] - first_cost[split]])
     del f, cost, first_cost, lag
@@ -688,25 +842,36 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     sh_updated = np.concatenate([sh_ship, sh_deliv[delivered]])
     by_time = np.lexsort((sh_no, sh_updated))
     rec = sh_no[by_time]
-    shipments = pd.DataFrame({
+    records = pd.DataFrame({
         "_sh": rec, "_o": sh_o[rec], "_wh": wh_code[rec].astype(np.int8),
         "_carrier": carrier_code[rec].astype(np.int8), "shipped_at": sh_ship[rec],
         "promised_at": sh_promised[rec],
         "delivered_at": np.where(by_time >= n_sh, sh_deliv[rec], -1),
         "logistics_cost_cents": sh_cost[rec], "updated_at": sh_updated[by_time],
     }, copy=False)  # the columns as they are: no copy into one block
-    del sh_no, sh_updated, by_time, rec, sh_ship, sh_promised, sh_deliv, sh_cost, wh_code
-    del carrier_code, delivered
+    return Shipments(records, wh_names, carrier_names)
 
-    # --- inventory snapshots: stocked SKU x warehouse pairs only --------------------------
+
+class Inventory(NamedTuple):
+    records: pd.DataFrame   # daily snapshots
+    warehouses: np.ndarray  # the names the records' `_wh` codes index
+
+
+def _inventory(rng: np.random.Generator, t0: int, days: int, merchants: Merchants,
+               skus: Skus, lines: Lines) -> Inventory:
+    """Daily snapshots of stocked SKU x warehouse pairs: a saw-tooth around a cover of the
+    SKU's sales, while its shop is open."""
+    m_ka, m_currency, sku_m = merchants.ka, merchants.currency, skus.merchant
+    n_m, n_sku = len(merchants.ids), len(skus.ids)
+    dom = _domestic_warehouses()
     stocked_m = rng.random(n_m) < np.where(m_ka, 0.5, 0.12)
     inv_sku = np.flatnonzero(stocked_m[sku_m])
     inv_sku = inv_sku[rng.random(len(inv_sku)) < 0.8]
-    sold = np.bincount(li_sku, weights=li_qty, minlength=n_sku) / days
+    sold = np.bincount(lines.sku, weights=lines.qty, minlength=n_sku) / days
     cover = rng.uniform(28, 110, n_m)[sku_m[inv_sku]]
     level = np.maximum(sold[inv_sku] * cover, 2.0)
     inv_wh = np.where(m_currency[sku_m[inv_sku]] != "CNY",
-                      [overseas.get(c, "WH-SH01") for c in m_currency[sku_m[inv_sku]]],
+                      [OVERSEAS_WAREHOUSE.get(c, "WH-SH01") for c in m_currency[sku_m[inv_sku]]],
                       rng.choice(dom, size=len(inv_sku)))
     two = rng.random(len(inv_sku)) < 0.2
     inv_sku = np.concatenate([inv_sku, inv_sku[two]])
@@ -715,8 +880,8 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     pairs_inv = pd.DataFrame({"sku": inv_sku, "wh": inv_wh, "level": level}).drop_duplicates(
         ["sku", "wh"])
     inv_sku, inv_wh, level = (pairs_inv[c].to_numpy() for c in ("sku", "wh", "level"))
-    first_day = np.maximum(m_onboard[sku_m[inv_sku]], 0)
-    last_day = np.minimum(m_close[sku_m[inv_sku]], days) - 1
+    first_day = np.maximum(merchants.onboard[sku_m[inv_sku]], 0)
+    last_day = np.minimum(merchants.close[sku_m[inv_sku]], days) - 1
     n_days = np.maximum(last_day - first_day + 1, 0)
     inv_pair = np.repeat(np.arange(len(inv_sku)), n_days)
     inv_day = first_day[inv_pair] + (np.arange(len(inv_pair)) - np.repeat(
@@ -726,44 +891,55 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     saw = ((inv_day + phase[inv_pair]) % cycle[inv_pair]) / cycle[inv_pair]
     qty = np.round(level[inv_pair] * (1.6 - 1.2 * saw)).astype(np.int64)
     inv_wh_names, inv_wh_code = np.unique(inv_wh, return_inverse=True)
-    inventory = pd.DataFrame({  # SKU and warehouse as indexes into their ids
+    records = pd.DataFrame({  # SKU and warehouse as indexes into their ids
         "snapshot_day": inv_day, "_sku": inv_sku[inv_pair], "_wh": inv_wh_code[inv_pair],
         "qty_on_hand": qty, "exported_at": t0 + inv_day * DAY + 23 * 3600 + 1800,
     }, copy=False)  # the columns as they are: no copy into one block
-    del inv_pair, inv_day, saw, qty
+    return Inventory(records, inv_wh_names)
 
-    # --- marketing spend: planted so that CAC per channel sits at W.CAC_BY_CHANNEL ---------
-    first_paid = first_paid_orders(world.orders)
-    first_paid_day = (world.orders["paid_at"].to_numpy()[first_paid] + SHANGHAI_OFFSET) // DAY - (
+
+def _spend(rng: np.random.Generator, t0: int, days: int, orders: pd.DataFrame) -> pd.DataFrame:
+    """Marketing spend per day and channel, planted so that CAC per channel sits at
+    W.CAC_BY_CHANNEL; 30% of it split over the pilot budget lines."""
+    first_paid = first_paid_orders(orders)
+    first_paid_day = (orders["paid_at"].to_numpy()[first_paid] + SHANGHAI_OFFSET) // DAY - (
         t0 + SHANGHAI_OFFSET) // DAY
-    new_by = pd.crosstab(first_paid_day, world.orders["channel"].to_numpy()[first_paid]).reindex(
+    new_by = pd.crosstab(first_paid_day, orders["channel"].to_numpy()[first_paid]).reindex(
         index=range(days), columns=range(len(W.CHANNELS)), fill_value=0)
     cac = np.array([W.CAC_BY_CHANNEL[c] for c in W.CHANNELS])
     amount = (np.maximum(new_by.to_numpy(), 0.3) * cac * rng.lognormal(0, 0.12, new_by.shape))
-    spend_rows = []
+    rows = []
     pilot_names = list(W.BUDGET_SPLIT)
     split_w = np.array(list(W.BUDGET_SPLIT.values()))
     for d in range(days):
         for j, c in enumerate(W.CHANNELS):
             total = int(round(amount[d, j] * 100))
-            pilot_part = int(round(total * 0.3))
+            pilot_part = int(round(total * PILOT_BUDGET_SHARE))
             shares = rng.dirichlet(split_w * 200)
             parts = np.floor(shares * pilot_part).astype(np.int64)
-            spend_rows.append((d, c, "", total - parts.sum()))
+            rows.append((d, c, "", total - parts.sum()))
             for p, cents in zip(pilot_names, parts, strict=True):
-                spend_rows.append((d, c, p, int(cents)))
-    spend = pd.DataFrame(spend_rows, columns=["spend_day", "channel", "pilot_category",
-                                              "amount_cents"])
+                rows.append((d, c, p, int(cents)))
+    spend = pd.DataFrame(rows, columns=["spend_day", "channel", "pilot_category",
+                                        "amount_cents"])
     spend["spend_id"] = _ids("SP", len(spend), 8)
     spend["updated_at"] = t0 + (spend["spend_day"] + 1) * DAY + 2 * 3600
+    return spend
 
-    # --- the records each source sends, with the landing day of each (`_day`) -------------
+
+def _user_records(rng: np.random.Generator, t0: int, days: int, people: People,
+                  cities: Cities, acquisition: np.ndarray) -> pd.DataFrame:
+    """The users feed: each account at registration (the initial load for those before the
+    window), then its changes (moves, new pet owners), each record carrying the earlier ones."""
+    n_users, reg_day, pet, u_city = len(people.ids), people.reg_day, people.pet, people.city
+    city_names, city_tier = cities.names, cities.tier
     users = pd.DataFrame({
-        "user_id": user_ids, "registered_at": t0 + reg_day * DAY + rng.integers(0, DAY, n_users),
-        "birth_year": birth_year, "gender": gender, "city": city_names[u_city],
-        "city_tier": city_tier[u_city], "acquisition_channel": np.array(W.CHANNELS)[acq],
+        "user_id": people.ids,
+        "registered_at": t0 + reg_day * DAY + rng.integers(0, DAY, n_users),
+        "birth_year": people.birth_year, "gender": people.gender, "city": city_names[u_city],
+        "city_tier": city_tier[u_city], "acquisition_channel": np.array(W.CHANNELS)[acquisition],
         "is_pet_owner": pet, "phone": _phone_numbers(rng, n_users),
-        "id_card_no": np.where(rng.random(n_users) < 0.9, _id_cards(rng, birth_year), ""),
+        "id_card_no": np.where(rng.random(n_users) < 0.9, _id_cards(rng, people.birth_year), ""),
         "email": np.where(rng.random(n_users) < 0.55,
                           np.char.add(np.char.add("user", rng.integers(10**5, 10**7, n_users)
                                                   .astype(str)),
@@ -785,7 +961,8 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
         u_no.append(idx)
         ch_rows = users.iloc[idx].copy()
         if kind == "move":
-            new_city = rng.choice(len(W.CITIES), size=len(idx), p=city_w / city_w.sum())
+            new_city = rng.choice(len(W.CITIES), size=len(idx),
+                                  p=cities.weight / cities.weight.sum())
             ch_rows["city"] = city_names[new_city]
             ch_rows["city_tier"] = city_tier[new_city]
         else:
@@ -806,90 +983,183 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
     users[["city", "city_tier"]] = users[["city", "city_tier"]].groupby(u_no).ffill()
     users["is_pet_owner"] = users["is_pet_owner"].groupby(u_no).cummax()
     users["_u"] = u_no.to_numpy()  # the record's user, as a number
+    return users
 
-    merchants = pd.DataFrame({
-        "merchant_id": m_ids,
-        "merchant_name": np.char.add(city_names[m_city], np.char.add(
+
+def _merchant_records(rng: np.random.Generator, t0: int, days: int, merchants: Merchants,
+                      cities: Cities) -> pd.DataFrame:
+    """The merchants feed: each shop at onboarding, then its closure and growth to KA."""
+    n_m, m_ka, m_onboard, m_close = (len(merchants.ids), merchants.ka, merchants.onboard,
+                                     merchants.close)
+    grow, grow_day, city_names = merchants.grow, merchants.grow_day, cities.names
+    records = pd.DataFrame({
+        "merchant_id": merchants.ids,
+        "merchant_name": np.char.add(city_names[merchants.city], np.char.add(
             rng.choice(np.array(["藍海", "優選", "良品", "極客", "生活", "匠心", "鮮享", "樂活"]),
                        n_m), np.where(m_ka, "旗艦店", "小店"))),
         "size": np.where(m_ka, "KA", "SMB"), "onboarded_day": m_onboard,
-        "closed_day": np.full(n_m, -1), "is_cross_border": m_cross, "home_currency": m_currency,
-        "city": city_names[m_city],
+        "closed_day": np.full(n_m, -1), "is_cross_border": merchants.cross,
+        "home_currency": merchants.currency, "city": city_names[merchants.city],
     })
-    merchants["updated_at"] = t0 + np.maximum(m_onboard, 0) * DAY + 9 * 3600
-    merchants.loc[m_onboard < 0, "updated_at"] = t0 - 3600
-    merchants["_day"] = np.maximum(m_onboard, 0)
+    records["updated_at"] = t0 + np.maximum(m_onboard, 0) * DAY + 9 * 3600
+    records.loc[m_onboard < 0, "updated_at"] = t0 - 3600
+    records["_day"] = np.maximum(m_onboard, 0)
     closing = np.flatnonzero(m_close < days)
-    closes = merchants.iloc[closing].copy()
+    closes = records.iloc[closing].copy()
     closes["closed_day"] = m_close[closing]
     closes["updated_at"] = t0 + m_close[closing] * DAY + 18 * 3600
     closes["_day"] = m_close[closing]
-    grows = merchants.iloc[np.flatnonzero(grow)].copy()
+    grows = records.iloc[np.flatnonzero(grow)].copy()
     grows["size"] = "KA"
     grows["updated_at"] = t0 + grow_day[grow] * DAY + 10 * 3600
     grows["_day"] = grow_day[grow]
-    merchants = pd.concat([merchants, closes, grows], ignore_index=True)
+    records = pd.concat([records, closes, grows], ignore_index=True)
     m_no = np.concatenate([np.arange(n_m), closing, np.flatnonzero(grow)])
-    order = np.lexsort((merchants["updated_at"].to_numpy(), m_no))
-    merchants = merchants.iloc[order].reset_index(drop=True)
+    order = np.lexsort((records["updated_at"].to_numpy(), m_no))
+    records = records.iloc[order].reset_index(drop=True)
     m_no = pd.Series(m_no[order])
-    merchants["size"] = np.where((merchants["size"] == "KA").astype(np.int8).groupby(
+    records["size"] = np.where((records["size"] == "KA").astype(np.int8).groupby(
         m_no).cummax().to_numpy() > 0, "KA", "SMB")
-    merchants["closed_day"] = merchants["closed_day"].groupby(m_no).cummax()
+    records["closed_day"] = records["closed_day"].groupby(m_no).cummax()
+    return records
 
-    skus = pd.DataFrame({
-        "sku_id": sku_ids, "spu_id": spu_ids[sku_spu], "merchant_id": m_ids[sku_m],
-        "category_l1": np.array(l1_names)[spu_l1[sku_spu]], "category_l2": spu_l2[sku_spu],
-        "is_nonstandard": spu_nonstd[sku_spu], "pilot_category": sku_pilot,
-        "green_certified": sku_green, "condition_grade": sku_grade,
-        "currency": m_currency[sku_m], "list_price_cents": sku_price_cents,
-        "unit_cost_cents": sku_cost_cents,
+
+def _sku_records(t0: int, days: int, cats: Categories, spus: Spus, merchants: Merchants,
+                 skus: Skus) -> pd.DataFrame:
+    """The SKUs feed: each SKU when its shop onboards, then its price change or green
+    certification."""
+    sku_spu, sku_m, m_onboard = skus.spu, skus.merchant, merchants.onboard
+    records = pd.DataFrame({
+        "sku_id": skus.ids, "spu_id": spus.ids[sku_spu], "merchant_id": merchants.ids[sku_m],
+        "category_l1": np.array(cats.l1_names)[spus.l1[sku_spu]], "category_l2":
+            spus.l2[sku_spu], "is_nonstandard": spus.nonstd[sku_spu],
+        "pilot_category": skus.pilot, "green_certified": skus.green,
+        "condition_grade": skus.grade, "currency": merchants.currency[sku_m],
+        "list_price_cents": skus.price_cents, "unit_cost_cents": skus.cost_cents,
     })
-    skus["_day"] = np.maximum(m_onboard[sku_m], 0)
-    skus["updated_at"] = t0 + skus["_day"] * DAY + 9 * 3600 + 60
-    skus.loc[m_onboard[sku_m] < 0, "updated_at"] = t0 - 3600
-    chg = np.flatnonzero(sku_change_day < days)
-    chg = chg[sku_change_day[chg] > skus["_day"].to_numpy()[chg]]
-    sku_changes = skus.iloc[chg].copy()
-    sku_changes["list_price_cents"] = sku_new_price_cents[chg]
-    sku_changes["pilot_category"] = sku_new_pilot[chg]
-    sku_changes["green_certified"] = sku_green[chg] | (sku_new_pilot[chg] == "sustainable")
-    sku_changes["_day"] = sku_change_day[chg]
-    sku_changes["updated_at"] = t0 + sku_change_day[chg] * DAY + 8 * 3600
-    skus = pd.concat([skus, sku_changes], ignore_index=True)
+    records["_day"] = np.maximum(m_onboard[sku_m], 0)
+    records["updated_at"] = t0 + records["_day"] * DAY + 9 * 3600 + 60
+    records.loc[m_onboard[sku_m] < 0, "updated_at"] = t0 - 3600
+    chg = np.flatnonzero(skus.change_day < days)
+    chg = chg[skus.change_day[chg] > records["_day"].to_numpy()[chg]]
+    changes = records.iloc[chg].copy()
+    changes["list_price_cents"] = skus.new_price_cents[chg]
+    changes["pilot_category"] = skus.new_pilot[chg]
+    changes["green_certified"] = skus.green[chg] | (skus.new_pilot[chg] == "sustainable")
+    changes["_day"] = skus.change_day[chg]
+    changes["updated_at"] = t0 + skus.change_day[chg] * DAY + 8 * 3600
+    return pd.concat([records, changes], ignore_index=True)
 
+
+def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
+    """Simulate every source's clean records for `days` days from `start`."""
+    if scale not in W.SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {sorted(W.SCALES)}")
+    if days < 28:
+        raise ValueError("simulate at least 28 days")
+    sc = W.SCALES[scale]
+    rng = np.random.default_rng(seed)
+    world = Clean(start=start, days=days, seed=seed, scale=scale)
+    t0 = world.t0()
+    weights = day_weights(start, days)
+    cdf = np.concatenate([[0.0], np.cumsum(weights / weights.mean())])  # cdf[d+1] = up to day d
+    cities = _cities()
+
+    # The draws, in this order (see above).
+    cats = _categories(t0)
+    spus = _spus(rng, sc, cats)
+    merchants = _merchants(rng, sc, start, days, cats, cities)
+    skus = _skus(rng, days, cats, spus, merchants)
+    people = _people(rng, sc, days, cdf, cities)
+    placed = _orders(rng, days, t0, cdf, cats, spus, merchants, skus, people)
+    world.dropped_orders = placed.dropped
+    lines = _lines(rng, start, days, placed, skus)
+    pay = _payments(rng, t0, days, placed)
+    fx = _fx(rng, start, days)
+
+    # Money in CNY at the paid date's rate (exact cents; no draws).
+    paid_day = np.where(pay.paid, (pay.paid_at + SHANGHAI_OFFSET) // DAY
+                        - (t0 + SHANGHAI_OFFSET) // DAY, placed.day)
+    o_rate = np.zeros(len(placed.user), dtype=np.int64)
+    for cur in np.unique(placed.currency):
+        m = placed.currency == cur
+        o_rate[m] = fx.micro[cur][np.clip(paid_day[m], 0, days - 1) + 7]
+    del paid_day
+    li_net = lines.qty * lines.price_cents - lines.discount_cents
+    li_gmv = (li_net * o_rate[lines.order] + 500_000) // 1_000_000
+    n_o = len(placed.user)
+    o_total = np.bincount(lines.order, weights=li_net, minlength=n_o).astype(np.int64)
+    o_gmv = np.bincount(lines.order, weights=li_gmv, minlength=n_o).astype(np.int64)
+    refunds = _refunds(rng, t0, days, placed, pay, o_total, o_rate)
+
+    # The order's final state, as numbers: its position is its id's sequence number, channel
+    # and currency are indexes into W.CHANNELS and extra["currencies"], status into EVENT_TYPES.
+    refunded = np.zeros(n_o, dtype=bool)
+    refunded[refunds["_o"].to_numpy()] = True
+    status = np.where(refunded, 3, np.where(pay.cancelled_at >= 0, 2, np.where(pay.paid, 1, 0)))
+    currencies, o_currency_code = np.unique(placed.currency, return_inverse=True)
+    world.orders = pd.DataFrame({
+        "user": placed.user, "merchant": placed.merchant,
+        "channel": placed.channel.astype(np.int8), "currency": o_currency_code.astype(np.int8),
+        "created_at": placed.created, "paid_at": pay.paid_at, "paid": pay.paid,
+        "cancelled_at": pay.cancelled_at, "status": status.astype(np.int8),
+        "rate_micro": o_rate, "gmv_cents": o_gmv, "total_cents": o_total, "day": placed.day,
+    }, copy=False)  # the columns as they are: no copy into one block
+    world.items = pd.DataFrame({  # lines by order; "o" is the order, "sku" the SKU's index
+        "o": lines.order, "line_no": lines.line_no, "sku": lines.sku, "qty": lines.qty,
+        "price_cents": lines.price_cents, "discount_cents": lines.discount_cents,
+        "gmv_cents": li_gmv, "cost_cents": lines.qty * skus.cost_cents[lines.sku],
+    }, copy=False)  # the columns as they are: no copy into one block
+    del li_net, li_gmv, o_total, o_rate, status, refunded
+    events = _order_events(placed, pay, refunds)
+    shipments = _shipments(rng, t0, days, weights, placed, pay, o_currency_code, currencies,
+                           o_gmv, people, cities)
+    del o_currency_code, o_gmv
+    inventory = _inventory(rng, t0, days, merchants, skus, lines)
+    del lines
+    spend = _spend(rng, t0, days, world.orders)
+    users = _user_records(rng, t0, days, people, cities, placed.acquisition)
+    merchant_records = _merchant_records(rng, t0, days, merchants, cities)
+    sku_records = _sku_records(t0, days, cats, spus, merchants, skus)
     warehouses = pd.DataFrame(W.WAREHOUSES, columns=["warehouse_id", "city", "country",
                                                      "is_overseas"])
     warehouses["updated_at"] = t0 - 3600
     warehouses["_day"] = 0
 
-    events["_day"] = (events["updated_at"] + SHANGHAI_OFFSET) // DAY - (t0 + SHANGHAI_OFFSET) // DAY
-    refunds["_day"] = (refunds["updated_at"] + SHANGHAI_OFFSET) // DAY - (
-        t0 + SHANGHAI_OFFSET) // DAY
-    shipments["_day"] = (shipments["updated_at"] + SHANGHAI_OFFSET) // DAY - (
-        t0 + SHANGHAI_OFFSET) // DAY
-    inventory["_day"] = inventory["snapshot_day"]
+    # The landing day of each record (`_day`).
+    def local_day(ts):
+        return (ts + SHANGHAI_OFFSET) // DAY - (t0 + SHANGHAI_OFFSET) // DAY
+
+    events["_day"] = local_day(events["updated_at"])
+    refunds["_day"] = local_day(refunds["updated_at"])
+    shipments.records["_day"] = local_day(shipments.records["updated_at"])
+    inventory.records["_day"] = inventory.records["snapshot_day"]
     spend["_day"] = spend["spend_day"] + 1  # the ad platforms report a day later
-    fx["_day"] = fx["rate_day"]
-    fx["published_at"] = t0 + fx["rate_day"] * DAY + 9 * 3600 + 15 * 60
+    fx_records = fx.records
+    fx_records["_day"] = fx_records["rate_day"]
+    fx_records["published_at"] = t0 + fx_records["rate_day"] * DAY + 9 * 3600 + 15 * 60
     spend = spend[spend["_day"] < days]
 
     world.tables = {
-        "users": users, "merchants": merchants, "categories": categories, "skus": skus,
-        "orders": events, "refunds": refunds, "shipments": shipments, "inventory": inventory,
-        "warehouses": warehouses, "spend": spend, "fx_rates": fx,
+        "users": users, "merchants": merchant_records, "categories": cats.records,
+        "skus": sku_records, "orders": events, "refunds": refunds,
+        "shipments": shipments.records, "inventory": inventory.records,
+        "warehouses": warehouses, "spend": spend, "fx_rates": fx_records,
     }
     world.extra = {
         "sku_frame": pd.DataFrame({
-            "sku_id": sku_ids, "spu_id": spu_ids[sku_spu], "merchant_id": m_ids[sku_m],
-            "category_l1": np.array(l1_names)[spu_l1[sku_spu]], "is_nonstandard":
-                spu_nonstd[sku_spu], "pilot_category": sku_pilot, "new_pilot": sku_new_pilot,
-            "change_day": sku_change_day, "unit_cost_cents": sku_cost_cents,
+            "sku_id": skus.ids, "spu_id": spus.ids[skus.spu],
+            "merchant_id": merchants.ids[skus.merchant],
+            "category_l1": np.array(cats.l1_names)[spus.l1[skus.spu]],
+            "is_nonstandard": spus.nonstd[skus.spu], "pilot_category": skus.pilot,
+            "new_pilot": skus.new_pilot, "change_day": skus.change_day,
+            "unit_cost_cents": skus.cost_cents,
         }),
-        "user_ids": user_ids, "m_ids": m_ids, "m_onboard": m_onboard, "m_close": m_close,
-        "m_size": np.where(m_ka, "KA", "SMB"), "grow_day": grow_day, "birth_year": birth_year,
-        "sku_ids": sku_ids, "ship_warehouses": wh_names, "ship_carriers": carrier_names,
-        "inventory_warehouses": inv_wh_names, "currencies": currencies,
-        "user_tier": city_tier[u_city],
+        "user_ids": people.ids, "m_ids": merchants.ids, "m_onboard": merchants.onboard,
+        "m_close": merchants.close, "m_size": np.where(merchants.ka, "KA", "SMB"),
+        "grow_day": merchants.grow_day, "birth_year": people.birth_year,
+        "sku_ids": skus.ids, "ship_warehouses": shipments.warehouses,
+        "ship_carriers": shipments.carriers, "inventory_warehouses": inventory.warehouses,
+        "currencies": currencies, "user_tier": cities.tier[people.city],
     }
     return world
