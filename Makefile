@@ -97,8 +97,8 @@ bench: setup  ## rows/s, dbt build, incremental vs full refresh, the DuckDB base
 bench-sim: setup  ## the simulator alone: records/s, memory (SCALES=small,medium; large needs ~18 GB; DIR=folder)
 	$(BIN)/python bench/simulator.py --scales $(or $(SCALES),$(TWO_SCALES)) $(if $(DIR),--dir $(DIR))
 
-bench-chain: setup  ## the whole chain through Airflow, called directly, and on the cluster profile (SCALES=small; PROFILES=local,cluster)
-	$(BIN)/python bench/chain.py --scales $(or $(SCALES),small) $(if $(PROFILES),--profiles $(PROFILES))
+bench-chain: setup  ## the whole chain through Airflow, called directly, and on the cluster profile (SCALES=small; PROFILES=local,cluster; NO_DIRECT=1)
+	$(BIN)/python bench/chain.py --scales $(or $(SCALES),small) $(if $(PROFILES),--profiles $(PROFILES)) $(if $(NO_DIRECT),--no-direct)
 
 lock:  ## re-resolve requirements.lock from setup.cfg
 	$(UV) pip compile setup.cfg --extra dev -o requirements.lock --python-version 3.11 \
