@@ -174,20 +174,25 @@ def up(config: Config, port: int = 8080, timeout: float = 180, home: Path | None
 
 
 def down(config: Config, grace: float = 30, home: Path | None = None) -> list[int]:
-    """Stop every service started by `up`, by PID (its whole process group)."""
+    """Stop every service started by `up`, by PID (its whole process group). A PID file that
+    another `down` removed meanwhile (a user's `make cluster-down` beside a bench's own) is
+    skipped."""
     stopped = []
     for pid_file in sorted(pid_dir(config, home).glob("*.pid")):
-        pid = int(pid_file.read_text())
+        try:
+            pid = int(pid_file.read_text())
+        except FileNotFoundError:
+            continue
         try:
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:
-            pid_file.unlink()
+            pid_file.unlink(missing_ok=True)
             continue
         if not _wait_gone(pid, grace):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
             _wait_gone(pid, 15)
-        pid_file.unlink()
+        pid_file.unlink(missing_ok=True)
         stopped.append(pid)
     return stopped
 
