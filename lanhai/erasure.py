@@ -198,8 +198,7 @@ def _lake_tables(spark, config: Config) -> list[str]:
         return delta_tables(spark, [d.name for d in spark.catalog.listDatabases()
                                     if d.name not in skip])
     # a stale table dbt no longer builds is scrubbed like any other
-    return [t for t in delta_tables(spark, [d.name for d in spark.catalog.listDatabases()])
-            if t not in built]
+    return delta_tables(spark, [d.name for d in spark.catalog.listDatabases()], exclude=built)
 
 
 def _is_own(config: Config, table: str) -> str | None:

@@ -255,14 +255,16 @@ def adopt_orphan(spark: SparkSession, table: str) -> bool:
     return True
 
 
-def delta_tables(spark: SparkSession, databases: list[str] | None = None) -> list[str]:
-    """The Delta tables (not views) of the catalog's databases, or of those named."""
+def delta_tables(spark: SparkSession, databases: list[str] | None = None,
+                 exclude: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """The Delta tables (not views) of the catalog's databases, or of those named, but the
+    `db.table` names in `exclude` (never described: a DESCRIBE is a Spark job each)."""
     out = []
     for db in databases or [d.name for d in spark.catalog.listDatabases()]:
         for t in spark.catalog.listTables(db):
-            if t.isTemporary or t.tableType == "VIEW":
-                continue
             name = f"{db}.{t.name}"
+            if t.isTemporary or t.tableType == "VIEW" or name in exclude:
+                continue
             try:
                 if spark.sql(f"describe detail {name}").first()["format"] == "delta":
                     out.append(name)
