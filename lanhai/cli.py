@@ -462,15 +462,22 @@ def dbt_docs(
 @app.command("dbt-sources")
 def dbt_sources() -> None:
     """Regenerate the generated files: dbt's _sources.yml and the staging views' column
-    descriptions (schemas/), the KPI seeds,
+    descriptions (schemas/), the KPI seeds, the KPI registry and bronze entity macros,
     docs/kpis.md (conf/targets.yaml) and docs/data-dictionary.md (schemas/, dbt's yml)."""
-    from lanhai.dbt import SOURCES_YML, STAGING_YML, seed_texts, sources_text, staging_text
+    from lanhai.dbt import (
+        SOURCES_YML,
+        STAGING_YML,
+        generated_macros,
+        seed_texts,
+        sources_text,
+        staging_text,
+    )
 
     SOURCES_YML.write_text(sources_text(), encoding="utf-8")
     console.print(f"wrote {SOURCES_YML}")
     STAGING_YML.write_text(staging_text(), encoding="utf-8")
     console.print(f"wrote {STAGING_YML}")
-    for path, text in seed_texts().items():
+    for path, text in {**seed_texts(), **generated_macros()}.items():
         path.write_text(text, encoding="utf-8")
         console.print(f"wrote {path}")
     from lanhai.kpi_docs import KPI_DOCS, kpi_docs_text

@@ -22,6 +22,9 @@ DBT_DIR = PROJECT_ROOT / "dbt_project"
 SOURCES_YML = DBT_DIR / "models" / "staging" / "_sources.yml"
 TARGETS_YAML = PROJECT_ROOT / "conf" / "targets.yaml"
 SEEDS = DBT_DIR / "seeds"
+KPI_REGISTRY_MACRO = DBT_DIR / "macros" / "kpi_registry.sql"
+BRONZE_ENTITIES_MACRO = DBT_DIR / "macros" / "bronze_entities.sql"
+KPI_FROM_KEYS = {"mart", "value", "numerator", "denominator", "where"}
 UNITS = {"rate", "cny", "pct", "count", "ratio"}
 DIRECTIONS = {"higher", "lower", "band"}
 
@@ -196,10 +199,15 @@ def load_targets(path: Path = TARGETS_YAML) -> dict[str, Any]:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     kpis, targets = raw.get("kpis") or {}, raw.get("targets") or []
     for code, k in kpis.items():
-        extra = sorted(set(k) - {"unit", "name_en", "name_zh"})
+        extra = sorted(set(k) - {"unit", "name_en", "name_zh", "from"})
         if extra:  # `{name_en: A, b}` in YAML's flow style makes `b` a key
             raise ValueError(f"{path.name}: kpi {code!r} has unknown keys {extra} (a comma in "
                              f"an unquoted name?)")
+        src = k.get("from")
+        if src is not None and (not isinstance(src, dict) or set(src) - KPI_FROM_KEYS
+                                or not {"mart", "value", "numerator"} <= set(src)):
+            raise ValueError(f"{path.name}: kpi {code!r}: `from` needs mart, value and "
+                             f"numerator (and may have denominator, where), not {src!r}")
         if k.get("unit") not in UNITS:
             raise ValueError(f"{path.name}: kpi {code!r} has unit {k.get('unit')!r}, "
                              f"not one of {sorted(UNITS)}")
@@ -231,6 +239,45 @@ def _csv(header: list[str], rows: list[list[Any]]) -> str:
     writer.writerows(["" if v is None else str(v).replace("'", "\u2019") for v in row]
                      for row in rows)
     return out.getvalue()
+
+
+def kpi_registry_text() -> str:
+    """Return dbt_project/macros/kpi_registry.sql: the `from` entries of conf/targets.yaml as a
+    macro that int_kpi_values_weekly loops over (one union branch per KPI read straight from a
+    weekly KPI mart), in the file's order."""
+    import json
+
+    rows = []
+    for code, k in load_targets()["kpis"].items():
+        src = k.get("from")
+        if src:
+            entry = {"kpi": code, "mart": src["mart"], "value": src["value"],
+                     "numerator": src["numerator"],
+                     "denominator": src.get("denominator", "null"),
+                     "where": src.get("where", "true")}
+            rows.append("        " + json.dumps(entry, ensure_ascii=False) + ",")
+    return ("{#- Generated from conf/targets.yaml by `lanhai dbt-sources`: do not edit. The\n"
+            "    KPIs of the weekly review read straight from a weekly KPI mart: its value,\n"
+            "    numerator and denominator columns, and which of its rows count. -#}\n"
+            "{% macro kpi_registry() -%}\n"
+            "    {{ return([\n" + "\n".join(rows) + "\n    ]) }}\n"
+            "{%- endmacro %}\n")
+
+
+def bronze_entities_text() -> str:
+    """Return dbt_project/macros/bronze_entities.sql: every contract's (domain, entity), the
+    bronze tables stg_bronze__records reads, from schemas/."""
+    pairs = ", ".join(f"('{c.domain}', '{c.entity}')" for c in contracts().values())
+    return ("{#- Generated from schemas/ by `lanhai dbt-sources`: do not edit. Every source\n"
+            "    entity's (domain, entity): one bronze table each. -#}\n"
+            "{% macro bronze_entities() -%}\n"
+            f"    {{{{ return([{pairs}]) }}}}\n"
+            "{%- endmacro %}\n")
+
+
+def generated_macros() -> dict[Path, str]:
+    """The dbt macros `lanhai dbt-sources` writes from conf/targets.yaml and schemas/."""
+    return {KPI_REGISTRY_MACRO: kpi_registry_text(), BRONZE_ENTITIES_MACRO: bronze_entities_text()}
 
 
 def seed_texts() -> dict[Path, str]:

@@ -72,6 +72,15 @@ def kpi_docs_text() -> str:
         targets = [x for x in t["targets"] if x["kpi"] == code]
         out += ["", f"## {code}", "", f"{k['name_en']} ({k['name_zh']}). Unit: "
                 f"{UNIT_TEXT[k['unit']]}."]
+        src = k.get("from")
+        if src:
+            den = f", denominator `{src['denominator']}`" if src.get("denominator") else ""
+            rows = f", rows where `{src['where']}`" if src.get("where") else ""
+            out += ["", f"From `marts.{src['mart']}`: value `{src['value']}`, numerator "
+                    f"`{src['numerator']}`{den}{rows}."]
+        else:
+            out += ["", "Shaped in `int_kpi_values_weekly` (a cohort shown in the week its window "
+                    "ends, or merchants counted per tier)."]
         if targets:
             out += ["", "The plan's targets:", ""]
             out += [f"- {_target_text(x)}" for x in targets]

@@ -58,6 +58,38 @@ def test_kpi_seeds_are_generated_from_the_targets_file():
             f"run `lanhai dbt-sources`: {path.name} is out of date with conf/targets.yaml")
 
 
+def test_the_kpi_registry_is_one_place_that_dbt_reads():
+    """conf/targets.yaml says where each KPI of the review comes from; dbt reads it through the
+    generated macro, int_kpi_values_weekly loops over it, and a KPI without `from` is one the
+    model shapes itself (issue 13: adding a KPI touches its mart, its yml and the registry)."""
+    import re
+
+    import yaml
+
+    from lanhai.dbt import DBT_DIR, KPI_REGISTRY_MACRO, kpi_registry_text, load_targets
+
+    assert KPI_REGISTRY_MACRO.read_text(encoding="utf-8") == kpi_registry_text(), (
+        "run `lanhai dbt-sources`: macros/kpi_registry.sql is out of date with conf/targets.yaml")
+    columns = {}
+    for yml in (DBT_DIR / "models").rglob("*.yml"):
+        for m in (yaml.safe_load(yml.read_text(encoding="utf-8")) or {}).get("models", []):
+            columns[m["name"]] = {c["name"] for c in m.get("columns", [])}
+    union = (DBT_DIR / "models" / "intermediate" / "int_kpi_values_weekly.sql").read_text(
+        encoding="utf-8")
+    assert "kpi_registry()" in union
+    shaped = set(re.findall(r"'(\w+)' as kpi", union))
+    for days in re.findall(r"\{%- for n in \[([\d, ]+)\] %\}", union):  # 'ltv_cac_{{ n }}d'
+        shaped |= {f"ltv_cac_{n.strip()}d" for n in days.split(",")}
+    for code, k in load_targets()["kpis"].items():
+        src = k.get("from")
+        if src is None:
+            assert code in shaped, f"{code}: no `from` and not shaped in int_kpi_values_weekly"
+            continue
+        assert code not in shaped, f"{code}: both in the registry and shaped by hand"
+        named = {src["value"], src["numerator"], src.get("denominator", src["value"])}
+        assert named <= columns[src["mart"]], (code, named - columns[src["mart"]])
+
+
 def test_targets_file_is_checked(tmp_path):
     from lanhai.dbt import load_targets
 
@@ -75,17 +107,27 @@ def test_targets_file_is_checked(tmp_path):
                    "targets: []\n", encoding="utf-8")
     with pytest.raises(ValueError, match="unknown keys"):
         load_targets(bad)
+    bad.write_text("kpis: {gmv: {unit: cny, name_en: GMV, name_zh: GMV,"
+                   " from: {mart: kpi_gmv_weekly, value: gmv_cny}}}\ntargets: []\n",
+                   encoding="utf-8")
+    with pytest.raises(ValueError, match="`from` needs mart, value and numerator"):
+        load_targets(bad)
 
 
 def test_bronze_lineage_view_lists_every_contract():
     import re
 
     from lanhai.contracts import contracts
-    from lanhai.dbt import DBT_DIR
+    from lanhai.dbt import DBT_DIR, generated_macros
 
-    sql = (DBT_DIR / "models" / "staging" / "stg_bronze__records.sql").read_text()
+    for path, text in generated_macros().items():
+        assert path.read_text(encoding="utf-8") == text, (
+            f"run `lanhai dbt-sources`: macros/{path.name} is out of date")
+    sql = (DBT_DIR / "macros" / "bronze_entities.sql").read_text()
     listed = set(re.findall(r"\('(\w+)', '(\w+)'\)", sql))
     assert listed == {(c.domain, c.entity) for c in contracts().values()}
+    view = (DBT_DIR / "models" / "staging" / "stg_bronze__records.sql").read_text()
+    assert "in bronze_entities()" in view and not re.search(r"\('\w+', '\w+'\)", view)
 
 
 def test_profile_uses_the_session_and_the_projects_catalog(config):

@@ -31,47 +31,44 @@
 {%- endmacro %}
 
 {#
-  The last statement of a weekly mart: the rows of `cte` for the weeks the data covers (the
-  week in progress is not published: int_weeks_covered), stamped with the build time, and on
-  an incremental run only the weeks to recompute (whole weeks: the mart is partitioned by
-  iso_week_label and overwritten a partition at a time). A week in progress is recomputed by
-  the run that loads its Sunday, since that day's data changes it.
+  The weeks a weekly mart publishes, as a condition on its week column (the model's last
+  statement: `where {{ is_published_week('final.iso_week_label') }}`): the weeks the data
+  covers (the week in progress is not published: int_weeks_covered), and on an incremental run
+  only the weeks to recompute (whole weeks: the mart is partitioned by iso_week_label and
+  overwritten a partition at a time). A week in progress is recomputed by the run that loads
+  its Sunday, since that day's data changes it.
 #}
-{% macro select_changed_weeks(cte) -%}
--- depends_on: {{ ref('int_changes') }}, {{ ref('dim_date') }}
-select
-    {{ cte }}.*,
-    current_timestamp() as dbt_built_at
-from {{ cte }}
-where {{ cte }}.iso_week_label in (select iso_week_label from {{ ref('int_weeks_covered') }})
+{% macro is_published_week(week_col) -%}
+{#- ref() outside the `if`, so that dbt sees the dependencies when it parses -#}
+{%- set covered, dates, changes = ref('int_weeks_covered'), ref('dim_date'), ref('int_changes') -%}
+{{ week_col }} in (select iso_week_label from {{ covered }})
 {%- if is_incremental() %}
-    and {{ cte }}.iso_week_label in (
-        select iso_week_label from {{ ref('dim_date') }}
+    and {{ week_col }} in (
+        select iso_week_label from {{ dates }}
         where week_end_date >= {{ recompute_from() }}
     )
 {%- endif %}
 {%- endmacro %}
 
-{# As above for a cohort mart: the cohorts a change on the earliest date can reach. A cohort
-   month in progress is left out by the mart itself (PLAN.md: covered when its month is over). #}
-{% macro select_changed_cohorts(cte, window_days) -%}
--- depends_on: {{ ref('int_changes') }}
-select
-    {{ cte }}.*,
-    current_timestamp() as dbt_built_at
-from {{ cte }}
-{%- if is_incremental() %}
-    where {{ cte }}.cohort_month >= add_months(
+{# As above for a cohort mart: the cohorts a change on the earliest date can reach (true on a
+   full build). A cohort month in progress is left out by the mart itself (PLAN.md: covered
+   when its month is over). #}
+{% macro is_changed_cohort(month_col, window_days) -%}
+{%- set changes = ref('int_changes') -%}
+{%- if is_incremental() -%}
+{{ month_col }} >= add_months(
         cast(date_trunc('month', {{ recompute_from() }}) as date), -1 - {{ window_days // 30 }}
     )
-{%- endif %}
+{%- else -%}
+true
+{%- endif -%}
 {%- endmacro %}
 
 {#
   Where a weekly mart reads its base rows: on an incremental run, keep the rows that can reach
   a week to recompute, i.e. `date_col` on or after the first day of the earliest such week's
   window (`window_days` long; a week for a plain weekly KPI, 90 for a 90-day window ending on
-  the week's Sunday). True on a full build. select_changed_weeks alone would still have Spark
+  the week's Sunday). True on a full build. is_published_week alone would still have Spark
   compute every week of history and then throw all but the last few away.
 #}
 {% macro reaches_changed_weeks(date_col, window_days=7) -%}

@@ -3,33 +3,10 @@
 -- would union every KPI mart again for each of them.
 {{ config(materialized='table') }}
 -- Every KPI of the weekly review in one shape: week x KPI x scope, value, numerator and
--- denominator (money and counts exact in the numerator). Cohort KPIs (LTV/CAC, first-year
--- survival) show, in each week, the latest cohort whose window had ended by the week's Sunday.
-{% set rate_rows = [
-    ('kpi_nonstandard_share_weekly', 'nonstandard_share', 'nonstandard_share',
-     'numerator_cny', 'denominator_cny'),
-    ('kpi_channel_penetration_weekly', 'channel_penetration', 'channel_penetration',
-     'numerator_cny', 'denominator_cny'),
-    ('kpi_repurchase_weekly', 'repurchase_rate_90d', 'repurchase_rate', 'numerator',
-     'denominator'),
-    ('kpi_smb_repurchase_weekly', 'smb_repurchase_rate_90d', 'repurchase_rate', 'numerator',
-     'denominator'),
-    ('kpi_sku_overlap_weekly', 'sku_overlap_rate', 'sku_overlap_rate', 'numerator',
-     'denominator'),
-    ('kpi_logistics_weekly', 'logistics_cost_share', 'logistics_cost_share',
-     'logistics_cost_cny', 'shipped_gmv_cny'),
-    ('kpi_logistics_weekly', 'on_time_delivery_rate', 'on_time_delivery_rate',
-     'on_time_shipments', 'delivered_shipments'),
-    ('kpi_smart_device_60plus_weekly', 'smart_device_penetration_60plus',
-     'smart_device_penetration', 'numerator', 'denominator'),
-    ('kpi_cac_weekly', 'cac', 'cac_cny', 'spend_cny', 'new_customers'),
-    ('kpi_cac_weekly', 'new_customers', 'new_customers', 'new_customers', 'null'),
-    ('kpi_gmv_weekly', 'gmv', 'gmv_cny', 'gmv_cny', 'null'),
-    ('kpi_gmv_weekly', 'net_sales', 'net_sales_cny', 'net_sales_cny', 'null'),
-    ('kpi_gmv_weekly', 'paid_orders', 'paid_orders', 'paid_orders', 'null'),
-    ('kpi_gmv_weekly', 'aov', 'aov_cny', 'gmv_cny', 'paid_orders'),
-    ('kpi_aov_segment_weekly', 'aov_uplift', 'aov_uplift', 'aov_cny', 'baseline_aov_cny'),
-] -%}
+-- denominator (money and counts exact in the numerator). Most come straight from a weekly
+-- KPI mart, as the registry says (conf/targets.yaml, `from`: macros/kpi_registry.sql). Cohort
+-- KPIs (LTV/CAC, first-year survival) show, in each week, the latest cohort whose window had
+-- ended by the week's Sunday; merchants_in_tier counts the tiers mart's merchants per tier.
 with weeks as (
     select * from {{ ref('int_weeks_covered') }}
 ),
@@ -43,54 +20,21 @@ survival as (
 ),
 
 values_union as (
-    {%- for model, kpi, value, num, den in rate_rows %}
+    -- the KPIs read straight from a weekly KPI mart (conf/targets.yaml's `from`)
+    {%- for k in kpi_registry() %}
         select
             iso_week_label,
-            '{{ kpi }}' as kpi,
+            '{{ k.kpi }}' as kpi,
             scope_type,
             scope_value,
-            cast({{ value }} as double) as value,
-            cast({{ num }} as decimal(38, 2)) as numerator,
-            cast({{ den }} as decimal(38, 2)) as denominator
-        from {{ ref(model) }}
-        {%- if kpi == 'net_sales' %}
-            where net_sales_cny is not null
-        {%- endif %}
+            cast({{ k.value }} as double) as value,
+            cast({{ k.numerator }} as decimal(38, 2)) as numerator,
+            cast({{ k.denominator }} as decimal(38, 2)) as denominator
+        from {{ ref(k.mart) }}
+        where {{ k.where }}
         union all
     {%- endfor %}
-    select
-        iso_week_label,
-        'inventory_turnover_pct' as kpi,
-        scope_type,
-        scope_value,
-        inventory_turnover_pct as value,
-        cast(cogs_30d_cny as decimal(38, 2)) as numerator,
-        cast(avg_inventory_value_cny as decimal(38, 2)) as denominator
-    from {{ ref('kpi_inventory_turnover_weekly') }}
-    where scope_type in ('all', 'merchant_size')
-    union all
-    {%- for kpi, value, num, den, where in [
-        ('pilot_gmv', 'gmv_cny', 'gmv_cny', 'null', "scope_value <> 'reserve'"),
-        ('pilot_gmv_yoy_growth', 'gmv_yoy_growth', 'gmv_cny', 'gmv_last_year_cny',
-         "scope_value <> 'reserve'"),
-        ('pilot_gross_margin_rate', 'gross_margin_rate', 'gross_margin_cny', 'gmv_cny',
-         "scope_value <> 'reserve'"),
-        ('pilot_gmv_split', 'gmv_split', 'gmv_cny', 'null',
-         "scope_value not in ('all', 'reserve')"),
-        ('budget_split', 'budget_split', 'spend_cny', 'null', "scope_value <> 'all'"),
-    ] %}
-        select
-            iso_week_label,
-            '{{ kpi }}' as kpi,
-            scope_type,
-            scope_value,
-            cast({{ value }} as double) as value,
-            cast({{ num }} as decimal(38, 2)) as numerator,
-            cast({{ den }} as decimal(38, 2)) as denominator
-        from {{ ref('kpi_pilot_weekly') }}
-        where {{ where }}
-        union all
-    {%- endfor %}
+    -- and the KPIs shaped here
     select
         iso_week_label,
         'merchants_in_tier' as kpi,

@@ -1,7 +1,7 @@
 -- The ISO weeks the data covers, with the first and last day of data (windows before the first
 -- are not covered, nor a look ahead past the last).
 -- PLAN.md: a week is covered when the data reaches its Sunday; the week in progress is not
--- published (select_changed_weeks keeps every weekly mart to these weeks).
+-- published (is_published_week keeps every weekly mart to these weeks).
 with dates as (
     select * from {{ ref('dim_date') }}
 ),

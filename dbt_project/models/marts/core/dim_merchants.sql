@@ -1,6 +1,9 @@
 -- Merchants with their history (SCD2): size (SMB/KA) and closure as they were at any instant.
 with history as (
-    {{ scd2(ref('stg_product__merchants_history'), 'merchant_id') }}
+    select
+        versions.*,
+        {{ scd2_columns('merchant_id') }}
+    from {{ ref('stg_product__merchants_history') }} as versions
 ),
 
 final as (

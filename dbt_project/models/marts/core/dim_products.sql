@@ -1,7 +1,10 @@
 -- Products (SKUs, with their SPU and category) with their history (SCD2): pilot category,
 -- green certification, price and cost as they were at any instant.
 with history as (
-    {{ scd2(ref('stg_product__skus_history'), 'sku_id') }}
+    select
+        versions.*,
+        {{ scd2_columns('sku_id') }}
+    from {{ ref('stg_product__skus_history') }} as versions
 ),
 
 categories as (

@@ -2,7 +2,10 @@
 -- ownership as they were at any instant. Gen-Z is fixed by birth year; age-based segments
 -- (silver, 60+) depend on the date and are derived where a KPI is keyed.
 with history as (
-    {{ scd2(ref('stg_user__users_history'), 'user_id') }}
+    select
+        versions.*,
+        {{ scd2_columns('user_id') }}
+    from {{ ref('stg_user__users_history') }} as versions
 ),
 
 final as (

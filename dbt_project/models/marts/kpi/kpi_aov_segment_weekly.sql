@@ -43,4 +43,8 @@ final as (
         on gmv.scope_type = baseline.scope_type and gmv.scope_value = baseline.scope_value
 )
 
-{{ select_changed_weeks('final') }}
+select
+    final.*,
+    current_timestamp() as dbt_built_at
+from final
+where {{ is_published_week('final.iso_week_label') }}

@@ -127,4 +127,8 @@ final as (
     inner join aggregated on weeks.week_end_date = aggregated.window_end_date
 )
 
-{{ select_changed_weeks('final') }}
+select
+    final.*,
+    current_timestamp() as dbt_built_at
+from final
+where {{ is_published_week('final.iso_week_label') }}

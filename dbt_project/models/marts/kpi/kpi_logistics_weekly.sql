@@ -109,4 +109,8 @@ final as (
             and keys.scope_value = delivered.scope_value
 )
 
-{{ select_changed_weeks('final') }}
+select
+    final.*,
+    current_timestamp() as dbt_built_at
+from final
+where {{ is_published_week('final.iso_week_label') }}

@@ -126,4 +126,8 @@ final as (
     where last_day(cohorts.cohort_month) <= bounds.last_data_date
 )
 
-{{ select_changed_cohorts('final', 365) }}
+select
+    final.*,
+    current_timestamp() as dbt_built_at
+from final
+where {{ is_changed_cohort('final.cohort_month', 365) }}

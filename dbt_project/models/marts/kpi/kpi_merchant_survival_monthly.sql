@@ -77,4 +77,8 @@ final as (
     inner join dates on date_add(last_day(cohorts.cohort_month), 365) = dates.date_day
 )
 
-{{ select_changed_cohorts('final', 366) }}
+select
+    final.*,
+    current_timestamp() as dbt_built_at
+from final
+where {{ is_changed_cohort('final.cohort_month', 366) }}

@@ -1,4 +1,68 @@
 -- Platform repurchase rate per ISO week and scope: customers with paid orders (in the scope)
 -- on 2+ distinct days in the 90 days ending on the week's Sunday / customers with 1+;
 -- null until 90 days of data exist. Scopes as they were at the end of that Sunday.
-{{ repurchase_by_week(['user_id']) }}
+with paid_days as (
+    select * from {{ ref('int_paid_days_by_window') }}
+    where
+        {{ reaches_changed_weeks('paid_date', 90) }}
+        and {{ is_changed_week('window_end_date') }}
+),
+
+weeks as (
+    select * from {{ ref('int_weeks_covered') }}
+    where {{ is_changed_week('week_end_date') }}
+),
+
+customers as (
+    select
+        window_end_date,
+        scope_type,
+        scope_value,
+        user_id,
+        count(distinct paid_date) as paid_days
+    from paid_days
+    group by window_end_date, scope_type, scope_value, user_id
+),
+
+by_week as (
+    select
+        window_end_date,
+        scope_type,
+        scope_value,
+        count_if(paid_days >= 2) as repeaters,
+        count(*) as active
+    from customers
+    group by window_end_date, scope_type, scope_value
+),
+
+final as (
+    select
+        weeks.iso_week_label,
+        weeks.week_end_date,
+        by_week.scope_type,
+        by_week.scope_value,
+        date_sub(weeks.week_end_date, 89) >= weeks.first_data_date as is_window_covered,
+        by_week.repeaters,
+        by_week.active
+    from weeks
+    inner join by_week on weeks.week_end_date = by_week.window_end_date
+),
+
+kpi as (
+    select
+        iso_week_label,
+        week_end_date,
+        scope_type,
+        scope_value,
+        is_window_covered,
+        if(is_window_covered, repeaters, null) as numerator,
+        if(is_window_covered, active, null) as denominator,
+        if(is_window_covered, {{ ratio('repeaters', 'active') }}, null) as repurchase_rate
+    from final
+)
+
+select
+    kpi.*,
+    current_timestamp() as dbt_built_at
+from kpi
+where {{ is_published_week('kpi.iso_week_label') }}

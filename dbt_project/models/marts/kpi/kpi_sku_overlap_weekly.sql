@@ -29,4 +29,8 @@ final as (
     group by iso_week_label, scope_type, scope_value
 )
 
-{{ select_changed_weeks('final') }}
+select
+    final.*,
+    current_timestamp() as dbt_built_at
+from final
+where {{ is_published_week('final.iso_week_label') }}

@@ -78,4 +78,8 @@ final as (
     left join by_week on weeks.week_end_date = by_week.window_end_date
 )
 
-{{ select_changed_weeks('final') }}
+select
+    final.*,
+    current_timestamp() as dbt_built_at
+from final
+where {{ is_published_week('final.iso_week_label') }}

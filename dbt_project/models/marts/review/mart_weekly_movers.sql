@@ -41,27 +41,23 @@ weeks as (
 ),
 
 paired as (
+    -- the previous week's figures are the review's (its one previous-week join); a week
+    -- whose previous week is not covered has no movers
     select
-        this_week.iso_week_label,
-        this_week.kpi,
-        this_week.unit,
-        this_week.kind,
-        this_week.scope_type,
-        this_week.scope_value,
-        coalesce(this_week.numerator, 0) as numerator,
-        coalesce(this_week.denominator, 0) as denominator,
-        coalesce(previous_week.numerator, 0) as previous_numerator,
-        coalesce(previous_week.denominator, 0) as previous_denominator
-    from review as this_week
-    inner join weeks on this_week.iso_week_label = weeks.iso_week_label
+        review.iso_week_label,
+        review.kpi,
+        review.unit,
+        review.kind,
+        review.scope_type,
+        review.scope_value,
+        coalesce(review.numerator, 0) as numerator,
+        coalesce(review.denominator, 0) as denominator,
+        coalesce(review.previous_numerator, 0) as previous_numerator,
+        coalesce(review.previous_denominator, 0) as previous_denominator
+    from review
+    inner join weeks on review.iso_week_label = weeks.iso_week_label
     inner join weeks as previous_weeks
         on previous_weeks.week_end_date = date_sub(weeks.week_end_date, 7)
-    left join review as previous_week
-        on
-            previous_weeks.iso_week_label = previous_week.iso_week_label
-            and this_week.kpi = previous_week.kpi
-            and this_week.scope_type = previous_week.scope_type
-            and this_week.scope_value = previous_week.scope_value
 ),
 
 headline as (

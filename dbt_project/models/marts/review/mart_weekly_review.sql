@@ -29,7 +29,9 @@ with_previous as (
         this_week.*,
         weeks.week_start_date,
         weeks.week_end_date,
-        previous_week.value as previous_value
+        previous_week.value as previous_value,
+        previous_week.numerator as previous_numerator,
+        previous_week.denominator as previous_denominator
     from kpi_values as this_week
     inner join weeks on this_week.iso_week_label = weeks.iso_week_label
     left join weeks as previous_weeks
@@ -79,6 +81,8 @@ final as (
         judged.numerator,
         judged.denominator,
         judged.previous_value,
+        judged.previous_numerator,
+        judged.previous_denominator,
         case
             when judged.unit = 'rate' then (judged.value - judged.previous_value) * 100
             else judged.value - judged.previous_value
@@ -119,4 +123,8 @@ final as (
     cross join bounds
 )
 
-{{ select_changed_weeks('final') }}
+select
+    final.*,
+    current_timestamp() as dbt_built_at
+from final
+where {{ is_published_week('final.iso_week_label') }}
