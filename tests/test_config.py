@@ -117,3 +117,19 @@ def test_the_key_file_is_a_key_ring_oldest_first(monkeypatch, tmp_path):
     ring.write_text("a" * 32 + "\nshort\n")
     with pytest.raises(ConfigError, match="shorter than 32"):
         _ = replace(prod).pii_keys
+
+
+def test_the_gates_rules_live_in_the_profile_only():
+    """conf/local.yaml's `quality` block is the one home of the gate's business rules (issue 13):
+    the gate keeps no copy of its own, and a profile without them is refused by name."""
+    from dataclasses import replace
+
+    from lanhai.quality import gate
+
+    config = load_config("test")
+    assert gate.settings(config) == config.raw["quality"]
+    assert set(gate.RULES) == set(config.raw["quality"])
+    assert not hasattr(gate, "DEFAULTS")
+    rules = {k: v for k, v in config.raw["quality"].items() if k != "volume_floor"}
+    with pytest.raises(ValueError, match=r"lacks \['volume_floor'\]"):
+        gate.settings(replace(config, raw={**config.raw, "quality": rules}))

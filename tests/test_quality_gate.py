@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from lanhai.quality.gate import DEFAULTS, QualityGateFailed, run_gate
+from lanhai.quality.gate import QualityGateFailed, run_gate, settings
 
 pytestmark = pytest.mark.integration
 
@@ -37,10 +37,10 @@ def scratch(spark, config):
         spark.sql(f"drop database if exists {db} cascade")
 
 
-def test_orders_of_users_unknown_after_the_grace_period_stop_the_gate(spark, scratch,
+def test_orders_of_users_unknown_after_the_grace_period_stop_the_gate(spark, scratch, config,
                                                                       interval):
     start, end = interval
-    created = end - timedelta(days=DEFAULTS["late_reference_grace_days"] + 3)
+    created = end - timedelta(days=settings(config)["late_reference_grace_days"] + 3)
     spark.sql(f"""
         insert into gate_silver.orders (order_id, user_id, merchant_id, channel, currency,
             status, event_id, event_type, created_at, paid_at, updated_at)

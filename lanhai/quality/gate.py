@@ -38,10 +38,10 @@ BUSINESS_DATE = {
     "spend": "spend_date",
     "fx_rates": "rate_date",
 }
-DEFAULTS = {"late_reference_grace_days": 2, "volume_floor": 0.3, "volume_days": 7,
-            "max_line_gmv_cny": 1_000_000, "freshness_days": 2,
-            "freshness_days_by_entity": {"categories": None, "warehouses": None,
-                                         "merchants": 14, "skus": 14, "fx_rates": 4}}
+# The business rules' settings: conf/local.yaml's `quality` block is their one home (every
+# profile extends it); a profile may override any of them.
+RULES = ("late_reference_grace_days", "volume_floor", "volume_days", "max_line_gmv_cny",
+         "freshness_days", "freshness_days_by_entity")
 
 
 class QualityGateFailed(RuntimeError):
@@ -73,7 +73,14 @@ class GateResult:
 
 
 def settings(config: Config) -> dict:
-    return {**DEFAULTS, **(config.raw.get("quality") or {})}
+    """The gate's business rules of a profile (its `quality` block), all of them or an error
+    that names what is missing."""
+    s = config.raw.get("quality") or {}
+    missing = [k for k in RULES if k not in s]
+    if missing:
+        raise ValueError(f"profile {config.profile!r}: the quality block lacks {missing} "
+                         f"(conf/local.yaml has every rule; a profile extends it)")
+    return s
 
 
 # --- suites ---------------------------------------------------------------------------------
