@@ -71,8 +71,8 @@ def on_cluster() -> dict:
     import socket
 
     from lanhai import airflow_env, cluster
-    from lanhai.airflow_env import last_complete_week
     from lanhai.config import load_config
+    from lanhai.intervals import last_complete_week
     from lanhai.scheduler import AirflowApi, run_chain
 
     config = load_config()

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from lanhai.config import PROJECT_ROOT, Config
+from lanhai.intervals import last_complete_week
 
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
 # The scheduler's and triggerer's log servers listen on every interface (Airflow hard-codes
@@ -218,15 +219,6 @@ def chain() -> list[str]:
     from lanhai.pipeline import dag_chain
 
     return dag_chain()
-
-
-def last_complete_week(end) -> str:
-    """The ISO week of the last Sunday on or before `end` (the latest week the data covers)."""
-    from datetime import timedelta
-
-    sunday = end - timedelta(days=(end.weekday() + 1) % 7)
-    year, week, _ = sunday.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 class ChainFailed(RuntimeError):

@@ -589,7 +589,7 @@ def _demo_chain(config, start, end, direct: bool, profile, began: float) -> None
         except ChainFailed as err:
             console.print(f"[red]{err}[/red]\nsee {config.path('airflow') / 'logs'}")
             raise typer.Exit(1) from err
-    from lanhai.airflow_env import last_complete_week
+    from lanhai.intervals import last_complete_week
     from lanhai.spark import get_spark
 
     week = last_complete_week(end)

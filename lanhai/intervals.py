@@ -85,7 +85,13 @@ def review_week(context) -> str:
         return str(given["week"])
     when = context.get("logical_date") or context.get("data_interval_end") or datetime.now(
         SHANGHAI)
-    sunday = when.astimezone(SHANGHAI).date() - timedelta(days=1)
-    sunday -= timedelta(days=(sunday.weekday() + 1) % 7)
+    return last_complete_week(when.astimezone(SHANGHAI).date() - timedelta(days=1))
+
+
+def last_complete_week(day: date) -> str:
+    """The ISO week of the last Sunday on or before `day`: the latest week that data up to and
+    including `day` covers (the one place this is computed from a date; from the marts it is
+    `lanhai.summary.latest_complete_week`)."""
+    sunday = day - timedelta(days=(day.weekday() + 1) % 7)
     year, week, _ = sunday.isocalendar()
     return f"{year}-W{week:02d}"

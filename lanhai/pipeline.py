@@ -85,7 +85,7 @@ def customer_value(config: Config, say: Callable[[str], None] | None = None) -> 
 
 
 def report(config: Config, start: date, end: date, say: Callable[[str], None]) -> dict:
-    from lanhai.airflow_env import last_complete_week
+    from lanhai.intervals import last_complete_week
     from lanhai.report import build_report
     from lanhai.spark import get_spark
 

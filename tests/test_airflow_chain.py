@@ -50,7 +50,7 @@ def test_the_weekly_review_dag_built_the_report_of_the_last_complete_week(chain,
                                                                          config):
     import json
 
-    from lanhai.airflow_env import last_complete_week
+    from lanhai.intervals import last_complete_week
     from lanhai.report.data import parse_week
 
     week = last_complete_week(chain["end"])
@@ -87,7 +87,7 @@ def test_each_week_counts_the_checks_of_the_latest_gate_run_covering_it(chain, s
     the chain shows that run's checks, not only the week its interval ends in)."""
     from collections import Counter
 
-    from lanhai.airflow_env import last_complete_week
+    from lanhai.intervals import last_complete_week
     from lanhai.report.data import parse_week
 
     week = last_complete_week(chain["end"])

@@ -111,8 +111,8 @@ def cluster(built, config):
 def chain(cluster, config):
     """ingest (six DAGs) -> gate -> transform -> weekly review through the scheduler, with an
     analyst's session reading the marts while dbt writes them."""
-    from lanhai.airflow_env import last_complete_week
     from lanhai.cluster import master_status
+    from lanhai.intervals import last_complete_week
     from lanhai.scheduler import AirflowApi, run_chain
 
     own = cluster["config"]

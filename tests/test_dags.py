@@ -133,6 +133,21 @@ def test_the_weekly_review_reports_on_the_week_that_ended(logical, week):
     assert review_week({"params": {"week": "2024-W46"}}) == "2024-W46"
 
 
+@pytest.mark.parametrize(("day", "week"), [
+    ("2025-06-22", "2025-W25"),   # a Sunday: its own week is covered
+    ("2025-06-23", "2025-W25"),   # the Monday after: that week is still the last covered
+    ("2025-06-28", "2025-W25"),   # a Saturday: not yet its own week
+    ("2025-01-05", "2025-W01"),   # ISO years: the week of Sunday 5 January 2025
+    ("2025-01-04", "2024-W52"),   # the Saturday before: 2024's last week
+])
+def test_the_last_complete_week_of_a_date(day, week):
+    from datetime import date
+
+    from lanhai.intervals import last_complete_week
+
+    assert last_complete_week(date.fromisoformat(day)) == week
+
+
 def test_the_layer_mode_builds_every_model_once_after_what_it_reads(parsed):
     """The cluster profile's transform (`airflow.dbt_tasks: layer`): a `dbt build` per layer.
     Each model and seed is in one layer, and everything it reads is built by its own layer or
