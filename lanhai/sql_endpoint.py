@@ -201,5 +201,17 @@ def beeline(config: Config, user: str | None, secret: str | None, statement: str
             argv[3:3] = ["-n", user]
         if secret is not None:
             argv[3:3] = ["-w", str(write_private(Path(tmp) / "password", secret))]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                               env={**os.environ, **_spark_env(config)}, check=False)
+    proc.stdout = without_prompt(proc.stdout)
+    return proc
+
+
+# Beeline can print its prompt (`0: jdbc:hive2://host:port/db> `) in front of the header line,
+# even with --silent=true (seen on a 470k-row mart): the rows are the CSV after it.
+PROMPT = re.compile(r"^(?:\d+: jdbc:hive2://[^\n>]*> ?)+", re.MULTILINE)
+
+
+def without_prompt(text: str) -> str:
+    """Beeline's CSV output without the prompts it echoed at the start of a line."""
+    return PROMPT.sub("", text)

@@ -42,6 +42,19 @@ def test_the_server_binds_loopback_logs_in_by_password_and_guards_the_marts(clus
     assert jdbc_url(cluster_config) == "jdbc:hive2://127.0.0.1:10000/marts"
 
 
+def test_beelines_echoed_prompt_is_not_part_of_the_rows():
+    """Beeline printed its prompt in front of the header of a large mart's CSV (the cluster
+    test, session 17): the header and the rows are what follows it."""
+    from lanhai.sql_endpoint import without_prompt
+
+    out = ("0: jdbc:hive2://127.0.0.1:10100/marts> iso_week_label,user_id\n"
+           "2025-W25,U000001\n2025-W25,U000002\n")
+    assert without_prompt(out) == "iso_week_label,user_id\n2025-W25,U000001\n2025-W25,U000002\n"
+    plain = "kpi,value\ngmv,1.5\n"
+    assert without_prompt(plain) == plain
+    assert without_prompt("0: jdbc:hive2://h:1/marts> 0: jdbc:hive2://h:1/marts> a\n") == "a\n"
+
+
 def test_a_login_is_a_pbkdf2_hash_in_an_owner_only_file(cluster_config):
     from lanhai.sql_endpoint import EndpointError, add_user, hash_line, password, users_file
 
