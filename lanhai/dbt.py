@@ -25,6 +25,7 @@ SEEDS = DBT_DIR / "seeds"
 KPI_REGISTRY_MACRO = DBT_DIR / "macros" / "kpi_registry.sql"
 BRONZE_ENTITIES_MACRO = DBT_DIR / "macros" / "bronze_entities.sql"
 KPI_FROM_KEYS = {"mart", "value", "numerator", "denominator", "where"}
+REPORT_SECTIONS = ("headline", "trends", "segments", "channels", "logistics", "pilots")
 UNITS = {"rate", "cny", "pct", "count", "ratio"}
 DIRECTIONS = {"higher", "lower", "band"}
 
@@ -199,10 +200,14 @@ def load_targets(path: Path = TARGETS_YAML) -> dict[str, Any]:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     kpis, targets = raw.get("kpis") or {}, raw.get("targets") or []
     for code, k in kpis.items():
-        extra = sorted(set(k) - {"unit", "name_en", "name_zh", "from"})
+        extra = sorted(set(k) - {"unit", "name_en", "name_zh", "from", "report"})
         if extra:  # `{name_en: A, b}` in YAML's flow style makes `b` a key
             raise ValueError(f"{path.name}: kpi {code!r} has unknown keys {extra} (a comma in "
                              f"an unquoted name?)")
+        unknown = sorted(set(k.get("report") or []) - set(REPORT_SECTIONS))
+        if unknown:
+            raise ValueError(f"{path.name}: kpi {code!r}: no report section {unknown} (the "
+                             f"sections: {', '.join(REPORT_SECTIONS)})")
         src = k.get("from")
         if src is not None and (not isinstance(src, dict) or set(src) - KPI_FROM_KEYS
                                 or not {"mart", "value", "numerator"} <= set(src)):

@@ -112,6 +112,27 @@ def test_targets_file_is_checked(tmp_path):
                    encoding="utf-8")
     with pytest.raises(ValueError, match="`from` needs mart, value and numerator"):
         load_targets(bad)
+    bad.write_text("kpis: {gmv: {unit: cny, name_en: GMV, name_zh: GMV, report: [trend]}}\n"
+                   "targets: []\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"no report section \['trend'\]"):
+        load_targets(bad)
+
+
+def test_the_reports_sections_come_from_the_registry():
+    """The weekly review's sections show the KPIs conf/targets.yaml's `report` names, in the
+    registry's order (issue 13: a new KPI reaches the report without touching its code)."""
+    from lanhai.dbt import REPORT_SECTIONS, load_targets
+    from lanhai.report import data
+
+    kpis = load_targets()["kpis"]
+    for section in REPORT_SECTIONS:
+        shown = data.section_kpis(section)
+        assert shown, section
+        assert list(shown) == [k for k in kpis if section in kpis[k].get("report", [])]
+    assert data.HEADLINE_SIZE_KPIS == ("gmv", "net_sales", "paid_orders", "aov", "new_customers")
+    assert set(data.TREND_KPIS) == {"gmv", "paid_orders", "aov", "repurchase_rate_90d", "cac",
+                                    "channel_penetration", "nonstandard_share",
+                                    "logistics_cost_share", "on_time_delivery_rate"}
 
 
 def test_bronze_lineage_view_lists_every_contract():

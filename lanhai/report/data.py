@@ -28,20 +28,23 @@ WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
 MART_TABLES = ("mart_weekly_review", "mart_weekly_movers", "mart_data_quality_weekly",
                "mart_quarantine_rules_weekly", "kpi_merchant_survival_monthly")
 
-# The KPIs drawn as 12-week trends (scope "all"), in the order of the plan's sections.
-TREND_KPIS = ("gmv", "paid_orders", "aov", "repurchase_rate_90d", "cac", "channel_penetration",
-              "nonstandard_share", "logistics_cost_share", "on_time_delivery_rate")
-SEGMENT_KPIS = ("gmv", "aov", "aov_uplift", "repurchase_rate_90d", "nonstandard_share",
-                "channel_penetration", "logistics_cost_share", "on_time_delivery_rate")
-CHANNEL_KPIS = ("gmv", "new_customers", "cac", "ltv_cac_90d", "ltv_cac_365d",
-                "logistics_cost_share")
-MERCHANT_KPIS = ("smb_repurchase_rate_90d", "first_year_survival", "merchants_in_tier")
-LOGISTICS_KPIS = ("logistics_cost_share", "on_time_delivery_rate", "inventory_turnover_pct")
-PILOT_KPIS = ("pilot_gmv", "pilot_gmv_yoy_growth", "pilot_gross_margin_rate", "pilot_gmv_split",
-              "budget_split")
+
+def section_kpis(section: str) -> tuple[str, ...]:
+    """The KPIs a section of the review shows (conf/targets.yaml's `report`), in the
+    registry's order: headline (the size of the week, beside the targets), trends (12-week
+    charts at scope "all"), segments, channels, logistics, pilots."""
+    from lanhai.dbt import load_targets
+
+    return tuple(code for code, k in load_targets()["kpis"].items()
+                 if section in (k.get("report") or []))
 
 
-HEADLINE_SIZE_KPIS = ("gmv", "net_sales", "paid_orders", "aov", "new_customers")
+TREND_KPIS = section_kpis("trends")
+SEGMENT_KPIS = section_kpis("segments")
+CHANNEL_KPIS = section_kpis("channels")
+LOGISTICS_KPIS = section_kpis("logistics")
+PILOT_KPIS = section_kpis("pilots")
+HEADLINE_SIZE_KPIS = section_kpis("headline")
 
 PUBLISHED_COLUMNS = ("iso_week_label string, kpi string, scope_type string, scope_value string, "
                      "value double, report_week string, published_at timestamp")
