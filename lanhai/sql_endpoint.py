@@ -215,3 +215,12 @@ PROMPT = re.compile(r"^(?:\d+: jdbc:hive2://[^\n>]*> ?)+", re.MULTILINE)
 def without_prompt(text: str) -> str:
     """Beeline's CSV output without the prompts it echoed at the start of a line."""
     return PROMPT.sub("", text)
+
+
+def csv_rows(text: str) -> list[list[str]]:
+    """Beeline's `csv2` output as rows. Beeline writes CSV with quoting "disabled", which still
+    wraps a value holding a comma in NUL characters (`\\0a, b\\0`): NUL is the quote."""
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(without_prompt(text)), quotechar="\0"))

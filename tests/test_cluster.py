@@ -283,10 +283,8 @@ def _cell(value) -> str | None:  # noqa: PLR0911 - one return per kind of value
 def test_an_analyst_reads_every_mart_through_the_endpoint_as_the_fast_path_does(endpoint):
     """Beeline (Spark's JDBC client) logged in as `analyst` gets every mart's rows, and they
     are the fast path's (DuckDB over the same Delta tables, no JVM)."""
-    import csv
-    import io
-
     from lanhai.sql import FastPath
+    from lanhai.sql_endpoint import csv_rows
 
     own = endpoint["config"]
     with FastPath(own) as fast:
@@ -295,7 +293,7 @@ def test_an_analyst_reads_every_mart_through_the_endpoint_as_the_fast_path_does(
         for table in tables:
             proc = _beeline(endpoint, f"select * from {own.db('marts')}.{table}")
             assert proc.returncode == 0, (table, _error(proc))
-            rows = list(csv.reader(io.StringIO(proc.stdout)))
+            rows = csv_rows(proc.stdout)
             duck = fast.query(f"select * from {table}")
             assert rows[0] == duck.column_names, table
             got = sorted((tuple(_cell(v) for v in r) for r in rows[1:]), key=repr)

@@ -55,6 +55,17 @@ def test_beelines_echoed_prompt_is_not_part_of_the_rows():
     assert without_prompt("0: jdbc:hive2://h:1/marts> 0: jdbc:hive2://h:1/marts> a\n") == "a\n"
 
 
+
+def test_beelines_csv_keeps_a_value_with_a_comma_whole():
+    """csv2 with quoting "disabled" wraps such a value in NULs (seen on kpi_catalogue's
+    "Pilot category GMV growth, year on year" in the cluster test, session 17)."""
+    from lanhai.sql_endpoint import csv_rows
+
+    out = "kpi,name_en\npilot_gmv_yoy_growth,\0Pilot category GMV growth, year on year\0\n"
+    assert csv_rows(out) == [["kpi", "name_en"],
+                             ["pilot_gmv_yoy_growth", "Pilot category GMV growth, year on year"]]
+
+
 def test_a_login_is_a_pbkdf2_hash_in_an_owner_only_file(cluster_config):
     from lanhai.sql_endpoint import EndpointError, add_user, hash_line, password, users_file
 
