@@ -218,9 +218,10 @@ def without_prompt(text: str) -> str:
 
 
 def csv_rows(text: str) -> list[list[str]]:
-    """Beeline's `csv2` output as rows. Beeline writes CSV with quoting "disabled", which still
-    wraps a value holding a comma in NUL characters (`\\0a, b\\0`): NUL is the quote."""
+    """Beeline's `csv2` output (`beeline()`'s stdout, prompts already stripped) as rows.
+    Beeline writes CSV with quoting "disabled", which still wraps a value holding a comma in
+    NUL characters (`\\0a, b\\0`): NUL is the quote."""
     import csv
     import io
 
-    return list(csv.reader(io.StringIO(without_prompt(text)), quotechar="\0"))
+    return list(csv.reader(io.StringIO(text), quotechar="\0"))
