@@ -133,3 +133,30 @@ def test_the_gates_rules_live_in_the_profile_only():
     rules = {k: v for k, v in config.raw["quality"].items() if k != "volume_floor"}
     with pytest.raises(ValueError, match=r"lacks \['volume_floor'\]"):
         gate.settings(replace(config, raw={**config.raw, "quality": rules}))
+
+
+def _ports(node, path=()):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _ports(value, (*path, str(key)))
+    elif path and path[-1].endswith("port") and isinstance(node, int):
+        yield ".".join(path), node
+
+
+@pytest.mark.parametrize("profile", ["local", "test", "cluster", "cluster_test"])
+def test_no_service_listens_on_a_port_the_kernel_hands_to_outgoing_connections(profile):
+    """A port in the ephemeral range (Linux: 32768-60999) can be the local end of any
+    process's outgoing connection when a service starts, which then fails to bind (the
+    cluster test's PostgreSQL on 55532 did, beside a busy Spark session)."""
+    from lanhai.config import _read_profile
+
+    low, high = 32768, 60999
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as fh:
+            low, high = map(int, fh.read().split())
+    except OSError:
+        pass
+    ports = dict(_ports(_read_profile(profile)))
+    if profile.startswith("cluster"):
+        assert "cluster.postgres.port" in ports, ports
+    assert {k: p for k, p in ports.items() if low <= p <= high} == {}
