@@ -162,7 +162,8 @@ def built(small_lake, spark, config, tmp_path_factory):
     point of dbt, issue 16) (the tests ran on the chain's build, a `dbt build` per
     model, and the incremental models are compared here cell by cell with a full refresh),
     keep a copy of the incremental models, then rebuild those with --full-refresh: the tests
-    compare the two, and check what the incremental run processed. The marts' tables (dims,
+    compare the two, and check what the incremental run processed. Then the customer-value
+    fits of the rebuilt histories, as the transform's last task. The marts' tables (dims,
     review tables) are rebuilt whole by every run, so the full refresh leaves them out;
     int_kpi_values_weekly too, which only reshapes the KPI tables compared cell by cell.
 
@@ -173,6 +174,7 @@ def built(small_lake, spark, config, tmp_path_factory):
     from datetime import date, timedelta
 
     from lanhai.dbt import run_dbt
+    from lanhai.jobs.customer_value import run as score_customers
     from lanhai.report import build_report
 
     reports = replace(config, paths={**config.paths,
@@ -205,5 +207,8 @@ def built(small_lake, spark, config, tmp_path_factory):
                   f"select * from marts.{t}")
     assert run_dbt(config, ["run", "--full-refresh", "--select",
                             "marts,config.materialized:incremental"]), "full refresh failed"
+    # The customer-value fits of the weeks whose histories the full refresh rebuilt (every
+    # kept week), as the transform's task after dbt: the lake is then what a transform leaves.
+    customer_value = score_customers(spark, config)
     return {**small_lake, "history": history, "previous_build": watermarks["at"],
-            "published_before_late_files": published}
+            "published_before_late_files": published, "customer_value": customer_value}
