@@ -2,10 +2,12 @@
 ### Transform: the dbt marts
 Runs when the quality gate has validated silver. Every dbt model is a task (astronomer-cosmos'
 `DbtTaskGroup`, rendered from the manifest `lanhai dbt-manifest` built at set-up, so parsing
-this file runs no dbt) that runs `dbt build` on it: the model, then its tests; a failing test
-fails the task and stops what depends on it. On the cluster profile (`airflow.dbt_tasks:
-layer`) each layer (seeds and staging, then what the core, KPI and review marts need,
-`lanhai.dbt.dbt_layers`) is one `dbt build` task instead: one Spark application each.
+this file runs no dbt) that runs `dbt build` on it: the model, then its data tests; a failing
+test fails the task and stops what depends on it. dbt's unit tests (the models' SQL on fixed
+inputs) are left out: they change with the code, not the data, and the test suite runs them.
+On the cluster profile (`airflow.dbt_tasks: layer`) each layer (seeds and staging, then what
+the core, KPI and review marts need, `lanhai.dbt.dbt_layers`) is one `dbt build` task
+instead: one Spark application each.
 
 Facts and KPI marts are incremental: they take what silver loaded since their last build
 (a backfill's days included) and recompute the weeks from the earliest new business date
@@ -31,7 +33,7 @@ from lanhai import intervals
 from lanhai.assets import MARTS, VALIDATED_SILVER
 from lanhai.config import load_config
 from lanhai.dag_defaults import SPARK_POOL, START, default_args, log
-from lanhai.dbt import DBT_DIR, dbt_layers, open_catalog
+from lanhai.dbt import DBT_DIR, PRODUCTION_FLAGS, dbt_layers, open_catalog
 from lanhai.intervals import interval_of
 
 CONFIG = load_config()
@@ -50,7 +52,8 @@ def dbt_by_layer():
         select=select, exclude=exclude,
         indirect_selection=TestIndirectSelection.BUILDABLE.value,
         invocation_mode=InvocationMode.DBT_RUNNER, install_deps=False, pool=SPARK_POOL,
-        pre_execute=open_catalog) for layer, select, exclude in dbt_layers()]
+        dbt_cmd_flags=PRODUCTION_FLAGS, pre_execute=open_catalog)
+        for layer, select, exclude in dbt_layers()]
     for before, after in zip(tasks, tasks[1:], strict=False):
         before >> after
     return tasks[0], tasks[-1]
@@ -70,7 +73,8 @@ def dbt_by_model():
                                          test_indirect_selection=TestIndirectSelection.BUILDABLE),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST,
                                    test_behavior=TestBehavior.BUILD),
-        operator_args={"pool": SPARK_POOL, "pre_execute": open_catalog, "install_deps": False},
+        operator_args={"pool": SPARK_POOL, "pre_execute": open_catalog, "install_deps": False,
+                       "dbt_cmd_flags": PRODUCTION_FLAGS},
     )
     return group, group
 

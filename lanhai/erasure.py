@@ -307,12 +307,13 @@ def rebuild_marts(spark, config: Config, tables: list[str]) -> list[str]:
     tables it rebuilt (to be vacuumed)."""
     import json
 
-    from lanhai.dbt import run_dbt
+    from lanhai.dbt import PRODUCTION_FLAGS, run_dbt
 
     selectors = _source_selectors(config, tables)
     if not selectors:
         return []
-    if not run_dbt(config, ["build", "--full-refresh", "--select", *selectors]):
+    if not run_dbt(config, ["build", "--full-refresh", *PRODUCTION_FLAGS,
+                            "--select", *selectors]):
         raise RuntimeError(
             "the lake is erased but rebuilding the marts failed (see the dbt log under "
             f"{config.path('dbt') / 'logs'}); rerun `lanhai erase-user` with the same id to "

@@ -26,6 +26,8 @@ for dag_id, d in bag.dags.items():
         "retries": sorted({t.retries for t in d.tasks}),
         "callbacks": all(t.on_failure_callback for t in d.tasks),
         "tasks": {t.task_id: t.pool for t in d.tasks},
+        "dbt_flags": {t.task_id: list(t.dbt_cmd_flags or []) for t in d.tasks
+                      if hasattr(t, "dbt_cmd_flags")},
         "timetable": type(d.timetable).__name__,
         "timetable_summary": str(getattr(d.timetable, "expression", "")),
         "timezone": str(getattr(d.timetable, "timezone", "")),
@@ -95,6 +97,17 @@ def test_transform_runs_every_dbt_model_as_a_task_with_its_tests(parsed):
     built = {t.removeprefix("dbt.").removesuffix("_model_build") for t in tasks
              if t.endswith("_model_build")}
     assert models <= built, sorted(models - built)[:5]
+
+
+def test_the_transform_leaves_dbts_unit_tests_to_the_test_suite(parsed):
+    """Unit tests check the models' SQL on fixed inputs: a production run repeats them for
+    nothing (tests/test_dbt_project.py runs them)."""
+    from lanhai.dbt import PRODUCTION_FLAGS
+
+    flags = parsed["dags"]["lanhai_transform"]["dbt_flags"]
+    assert len(flags) >= 60, sorted(flags)[:5]
+    assert {t: f for t, f in flags.items() if f != PRODUCTION_FLAGS} == {}
+    assert PRODUCTION_FLAGS == ["--exclude-resource-type", "unit_test"]
 
 
 def test_assets_link_ingest_quality_and_transform(parsed):

@@ -377,6 +377,22 @@ def test_every_kpi_equals_an_independent_computation_from_the_landing_files(buil
 
 
 @pytest.mark.integration
+def test_every_dbt_unit_test_passes(built, config):
+    """The models' unit tests (fixed inputs, expected rows), which production runs leave out
+    (lanhai.dbt.PRODUCTION_FLAGS): all of them run here, and pass."""
+    import json
+
+    from lanhai.dbt import run_dbt
+
+    assert run_dbt(config, ["test", "--select", "test_type:unit"]), "a dbt unit test failed"
+    target = config.path("dbt") / "target"
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert len(manifest["unit_tests"]) >= 20
+    assert {r["unique_id"] for r in results} == set(manifest["unit_tests"])
+    assert {r["status"] for r in results} == {"pass"}
+
+
 def test_docs_generate_documents_every_model(built, config):
     import json
 
