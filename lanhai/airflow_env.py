@@ -35,6 +35,8 @@ SERVICE_ARGS = {"scheduler": ["--skip-serve-logs"], "triggerer": ["--skip-serve-
 # loaded 2-core machine (the likely cause of one CI failure). Writers wait up to a minute.
 # (A PostgreSQL URL in AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is used as given, without these.)
 SQLITE_CONNECT_ARGS = {"timeout": 60}
+SQLITE_ARGS_KEYS = ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS",
+                    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC")
 
 
 def environ(config: Config, port: int = 8080, home: Path | None = None) -> dict[str, str]:
@@ -72,9 +74,15 @@ def environ(config: Config, port: int = 8080, home: Path | None = None) -> dict[
         # the cluster's PostgreSQL; Airflow reads the URL (it holds the password) from a 0600
         # file when it needs it, so it is in no environment or command line
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD"] = f"cat {airflow_db_url_file(config)}"
+        # SQLite's arguments, inherited from an embedded profile's Airflow run in this process
+        # (run_chain sets them in os.environ; the cluster test runs both): psycopg2 refuses
+        # them ("invalid connection option timeout") and `airflow db migrate` fails
+        for key in SQLITE_ARGS_KEYS:
+            if env.get(key) == "lanhai.airflow_env.SQLITE_CONNECT_ARGS":
+                del env[key]
     elif env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "sqlite").startswith("sqlite"):
-        for key in ("SQL_ALCHEMY_CONNECT_ARGS", "SQL_ALCHEMY_CONNECT_ARGS_ASYNC"):
-            env[f"AIRFLOW__DATABASE__{key}"] = "lanhai.airflow_env.SQLITE_CONNECT_ARGS"
+        for key in SQLITE_ARGS_KEYS:
+            env[key] = "lanhai.airflow_env.SQLITE_CONNECT_ARGS"
     return env
 
 
@@ -112,6 +120,15 @@ def run(config: Config, args: list[str], check: bool = True, **kw) -> subprocess
     return subprocess.run([airflow_bin(), *args], env=environ(config), check=check, **kw)
 
 
+def run_quietly(config: Config, args: list[str]) -> None:
+    """An airflow command whose output is wanted only when it fails: then its error says
+    what the command printed."""
+    proc = run(config, args, check=False, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"`airflow {' '.join(args)}` failed ({proc.returncode}):\n"
+                           f"{(proc.stderr or proc.stdout)[-3000:]}")
+
+
 def admin_password(config: Config, home: Path | None = None) -> str:
     """The admin's password: $LANHAI_AIRFLOW_PASSWORD, else generated once and kept in the
     passwords file (never a fixed default)."""
@@ -134,7 +151,7 @@ def setup(config: Config) -> None:
 
     admin_password(config)
     build_manifest(config)
-    run(config, ["db", "migrate"], capture_output=True)
+    run_quietly(config, ["db", "migrate"])
     set_pool(config)
 
 

@@ -94,6 +94,24 @@ def test_the_cluster_profile_keeps_its_secrets_out_of_spark_and_dbt_settings(mon
     assert "jdbc:postgresql://127.0.0.1:" in site.read_text()
 
 
+def test_the_cluster_airflow_takes_no_sqlite_setting_from_an_embedded_run(monkeypatch,
+                                                                          tmp_path):
+    """An embedded profile's chain (run_chain, in this process) leaves SQLite's connect
+    arguments in os.environ; the cluster's Airflow on PostgreSQL must not inherit them
+    (psycopg2: `invalid connection option "timeout"`, and `airflow db migrate` failed in
+    the cluster test run from nothing)."""
+    from lanhai.airflow_env import SQLITE_ARGS_KEYS, environ
+
+    embedded = environ(load_config("test"), home=tmp_path / "embedded")
+    assert all(embedded[k] == "lanhai.airflow_env.SQLITE_CONNECT_ARGS" for k in SQLITE_ARGS_KEYS)
+    for key in SQLITE_ARGS_KEYS:
+        monkeypatch.setenv(key, embedded[key])
+    monkeypatch.setenv("LANHAI_DATA_DIR", str(tmp_path))
+    env = environ(load_config("cluster"))
+    assert not set(SQLITE_ARGS_KEYS) & set(env)
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD"].startswith("cat ")
+
+
 def test_an_ingest_into_a_data_folder_without_a_landing_zone_fails_and_says_where(
         monkeypatch, tmp_path):
     from lanhai.jobs.ingest import run_job
