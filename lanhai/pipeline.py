@@ -70,9 +70,9 @@ def gate(config: Config, start: date, end: date, say: Callable[[str], None]) -> 
 
 
 def transform(config: Config, start: date, end: date, say: Callable[[str], None]) -> dict:
-    from lanhai.dbt import run_dbt
+    from lanhai.dbt import PRODUCTION_FLAGS, run_dbt
 
-    if not run_dbt(config, ["build"]):
+    if not run_dbt(config, ["build", *PRODUCTION_FLAGS]):
         raise StageFailed(f"dbt build failed: see {config.path('dbt') / 'logs'}")
     return {"dbt": "build", "customer_value": customer_value(config, say)}
 
