@@ -78,7 +78,9 @@ def write_profiles(config: Config) -> Path:
 
 def _column(f) -> dict[str, Any]:
     desc = f.description or f.name.replace("_", " ")
-    if f.pii:
+    if f.pii == "free_text":
+        desc += " (free text: phone numbers, ID-card numbers and e-mail addresses masked)"
+    elif f.pii:
         desc += f" (PII, {f.pii}: an HMAC-SHA256 token, never the value)"
     return {"name": f.name, "description": desc}
 

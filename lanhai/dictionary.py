@@ -68,7 +68,9 @@ def _source(c: Contract) -> list[str]:
              "| field | type | rules | personal data | meaning |",
              "| --- | --- | --- | --- | --- |"]
     for f in c.fields:
-        pii = f"{f.pii}: tokenised (HMAC-SHA256) on the way into bronze" if f.pii else ""
+        pii = ("free text: personal data in it masked on the way into bronze"
+               if f.pii == "free_text" else
+               f"{f.pii}: tokenised (HMAC-SHA256) on the way into bronze" if f.pii else "")
         lines.append(f"| `{f.name}` | {f.type} | {_cell(_rules(f))} | {pii} | "
                      f"{_cell(f.description)} |")
     return [*lines, ""]

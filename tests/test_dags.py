@@ -36,7 +36,7 @@ print("RESULT " + json.dumps({"errors": {k: str(v)[-1500:] for k, v in bag.impor
                               "dags": dags, "heavy": heavy, "seconds": seconds}))
 """
 EXPECTED = {f"lanhai_ingest_{d}" for d in ("user", "product", "transaction", "logistics",
-                                           "marketing", "fx")} | {"lanhai_quality",
+                                           "marketing", "fx", "growth")} | {"lanhai_quality",
                                                                   "lanhai_transform",
                                                                   "lanhai_maintenance",
                                                                   "lanhai_erasure",
