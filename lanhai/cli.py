@@ -139,6 +139,17 @@ def customer_value(
     console.print(result)
 
 
+@app.command("ab-readout")
+def ab_readout(profile: Profile = None) -> None:
+    """The A/B readout of every experiment (lift, 95% interval, p-value, sample-ratio check,
+    enough data) from dbt's marts.mart_ab_conversion into marts.ab_readout."""
+    from lanhai.jobs.ab_readout import run
+    from lanhai.spark import get_spark
+
+    config = load_config(profile)
+    console.print(run(get_spark(config), config, progress=lambda m: console.print(f"  ▶ {m}")))
+
+
 @app.command()
 def sql(
     query: Annotated[str | None, typer.Argument(help="one SQL statement; none: an "

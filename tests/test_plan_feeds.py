@@ -148,3 +148,56 @@ def test_merchants_of_every_size_answer_every_quarter_and_ka_are_happier(landed)
     ka = by[by["scope_value"] == "KA"].set_index("quarter")["nps"]
     smb = by[by["scope_value"] == "SMB"].set_index("quarter")["nps"]
     assert (ka > smb).all()
+
+
+def _independent(n_c, x_c, n_t, x_t, share):
+    """The readout's statistics by their textbook formulas, with the standard library only."""
+    import math
+
+    p_c, p_t = x_c / n_c, x_t / n_t
+    pooled = (x_c + x_t) / (n_c + n_t)
+    z = (p_t - p_c) / math.sqrt(pooled * (1 - pooled) * (1 / n_c + 1 / n_t))
+    se = math.sqrt(p_c * (1 - p_c) / n_c + p_t * (1 - p_t) / n_t)
+    n = n_c + n_t
+    chi2 = (n_c - n * (1 - share)) ** 2 / (n * (1 - share)) + (n_t - n * share) ** 2 / (n * share)
+    return {"lift_abs": p_t - p_c, "lift_rel": (p_t - p_c) / p_c,
+            "ci_low": p_t - p_c - 1.959963984540054 * se,
+            "ci_high": p_t - p_c + 1.959963984540054 * se,
+            "p_value": math.erfc(abs(z) / math.sqrt(2)),
+            "srm_p_value": math.erfc(math.sqrt(chi2 / 2))}  # chi-square, 1 df
+
+
+def test_the_ab_readout_equals_the_textbook_formulas_and_says_what_it_means(landed):
+    """lanhai.experiments.readout (scipy) on the simulator's counts against the formulas
+    computed independently; each experiment's verdict is the planted one."""
+    from lanhai.experiments import readout
+
+    truth = landed["truth"]
+    plan = {e["experiment_id"]: e for e in truth["experiments"]}
+    rows = [{**r, **plan[r["experiment_id"]],
+             "ended_at": None if plan[r["experiment_id"]]["concluded_week"] is None else 1}
+            for r in truth["ab_conversion"]]
+    got = {r.experiment_id: r for r in readout(rows)}
+    counts = _counts(truth)
+    for exp_id, r in got.items():
+        (n_c, x_c), (n_t, x_t) = counts[(exp_id, "control")], counts[(exp_id, "treatment")]
+        want = _independent(n_c, x_c, n_t, x_t, plan[exp_id]["planned_treatment_share"])
+        for k, v in want.items():
+            assert getattr(r, k) == pytest.approx(v, rel=1e-9, abs=1e-12), (exp_id, k)
+        assert r.ci_low < r.lift_abs < r.ci_high
+    assert got["EXP-FREE-SHIP"].sample_ratio_mismatch
+    assert got["EXP-FREE-SHIP"].verdict.startswith("sample ratio mismatch")
+    assert got["EXP-COUPON-NEW"].verdict == "running: not enough data yet"
+    assert got["EXP-LIVE-BADGE"].verdict == "treatment wins"
+    assert got["EXP-REC-FEED"].verdict == "no significant difference"
+    assert not any(got[e].sample_ratio_mismatch for e in got if e != "EXP-FREE-SHIP")
+
+
+def test_a_readout_of_an_arm_nobody_saw_is_empty_not_an_error():
+    from lanhai.experiments import readout
+
+    [r] = readout([{"experiment_id": "E", "variant": "control", "exposed_users": 100,
+                    "converted_users": 1, "planned_treatment_share": 0.5,
+                    "planned_users_per_variant": 100, "ended_at": 1, "concluded_week": "W"}])
+    assert r.treatment_users == 0 and r.lift_abs is None and r.p_value is None
+    assert r.sample_ratio_mismatch and not r.enough_data
