@@ -68,7 +68,7 @@ def readout(counts: Iterable[dict]) -> list[Readout]:
     for r in counts:
         by_exp.setdefault(r["experiment_id"], {})[r["variant"]] = r
     out = []
-    z = stats.norm.ppf(1 - ALPHA / 2)
+    z = float(stats.norm.ppf(1 - ALPHA / 2))
     for exp_id in sorted(by_exp):
         arms = by_exp[exp_id]
         any_arm = next(iter(arms.values()))
