@@ -19,6 +19,7 @@ DICTIONARY = PROJECT_ROOT / "docs" / "data-dictionary.md"
 LAYERS = (("marts/kpi", "KPI marts (one row per week or cohort and scope)"),
           ("marts/review", "Weekly review marts"),
           ("marts/clv", "Customer value marts (BG/NBD and Gamma-Gamma, `lanhai customer-value`)"),
+          ("marts/growth", "Experiment marts (A/B conversion; the readout is `lanhai ab-readout`)"),
           ("marts/core", "Dimensions and facts"),
           ("intermediate", "Intermediate models (views)"),
           ("staging", "Staging models (views over silver, the audit and the quarantine)"))

@@ -15,7 +15,10 @@ exposures as (
 ),
 
 orders as (
-    select user_id, paid_at from {{ ref('fct_orders') }}
+    select
+        user_id,
+        paid_at
+    from {{ ref('fct_orders') }}
     where is_paid
 ),
 
@@ -81,7 +84,7 @@ select
     counts.variant,
     counts.exposed_users,
     counts.converted_users,
-    cast(counts.converted_users / counts.exposed_users as double) as conversion,
+    cast(counts.converted_users / counts.exposed_users as double) as conversion_rate,
     experiments.planned_treatment_share,
     experiments.planned_users_per_variant,
     experiments.started_at,
