@@ -30,11 +30,24 @@ def run(spark: SparkSession, config: Config,
     rows = [{**r.asDict(), "planned_treatment_share": float(r["planned_treatment_share"])}
             for r in spark.table(source).collect()]
     out = [r.row() for r in readout(rows)]
-    (spark.createDataFrame(out, SCHEMA).withColumn("computed_at", F.current_timestamp())
-     .write.format("delta").mode("overwrite").option("overwriteSchema", "true")
-     .saveAsTable(config.table("marts", "ab_readout")))
+    target = config.table("marts", "ab_readout")
+    fresh = spark.createDataFrame(out, SCHEMA)
+    # a rerun on the same counts commits nothing (computed_at says when the readout changed)
+    unchanged = spark.catalog.tableExists(target) and (
+        _same(spark.table(target).drop("computed_at"), fresh))
+    if not unchanged:
+        (fresh.withColumn("computed_at", F.current_timestamp())
+         .write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+         .saveAsTable(target))
     if progress:
         for r in out:
             progress(f"{r['experiment_id']}: {r['verdict']}")
-    return {"experiments": len(out),
+    return {"experiments": len(out), "written": not unchanged,
             "concluded": sorted(r["experiment_id"] for r in out if r["concluded_week"])}
+
+
+def _same(a, b) -> bool:
+    """The same rows (as multisets), column by column; a different schema is not the same."""
+    if a.schema.simpleString() != b.schema.simpleString():
+        return False
+    return a.exceptAll(b).isEmpty() and b.exceptAll(a).isEmpty()

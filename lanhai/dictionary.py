@@ -17,9 +17,11 @@ from lanhai.dbt import DBT_DIR
 
 DICTIONARY = PROJECT_ROOT / "docs" / "data-dictionary.md"
 LAYERS = (("marts/kpi", "KPI marts (one row per week or cohort and scope)"),
-          ("marts/review", "Weekly review marts"),
+          ("marts/review", "Weekly and quarterly review marts"),
           ("marts/clv", "Customer value marts (BG/NBD and Gamma-Gamma, `lanhai customer-value`)"),
           ("marts/growth", "Experiment marts (A/B conversion; the readout is `lanhai ab-readout`)"),
+          ("marts/quarterly", "Quarterly marts (category growth, user feedback, merchant NPS, "
+                              "survival cohorts)"),
           ("marts/core", "Dimensions and facts"),
           ("intermediate", "Intermediate models (views)"),
           ("staging", "Staging models (views over silver, the audit and the quarantine)"))

@@ -553,6 +553,39 @@ def reference_review(landing: Path) -> pd.DataFrame:
     return _review_rows(con)
 
 
+def reference_quarterly_gmv(landing: Path) -> pd.DataFrame:
+    """GMV per calendar quarter of the paid date and scope (all, category, pilot category as
+    the product was when paid), from the landing files alone: quarter_label, scope_type,
+    scope_value, gmv (Decimal CNY), and whether the orders' dates cover the whole quarter."""
+    t = prepare(landing)
+    con = duckdb.connect()
+    for name, df in t.items():
+        con.register(f"{name}_df", df)
+        con.execute(f"create table {name} as select * from {name}_df")
+    con.execute(SETUP)
+    con.execute(_statements()[0])           # `paid`: each paid line with its product version
+    rows = con.execute("""
+        with q as (
+            select year(paid_date) || 'Q' || quarter(paid_date) as quarter_label,
+                   date_trunc('quarter', paid_date) as first_day, gmv, category_l1,
+                   pilot_category
+            from paid)
+        select quarter_label, min(first_day) as first_day, 'all' as scope_type,
+               'all' as scope_value, sum(gmv) as gmv from q group by 1
+        union all
+        select quarter_label, min(first_day), 'category', category_l1, sum(gmv) from q
+        where category_l1 is not null group by 1, 4
+        union all
+        select quarter_label, min(first_day), 'pilot_category', pilot_category, sum(gmv)
+        from q where pilot_category is not null group by 1, 4""").df()
+    first, last = con.execute("select first_day, last_day from bounds").fetchone()
+    rows["gmv"] = [_cny(int(c)) for c in rows["gmv"]]
+    rows["first_day"] = pd.to_datetime(rows["first_day"]).dt.date
+    rows["is_complete"] = [(f >= first) and (f + pd.DateOffset(months=3)).date()
+                           - timedelta(days=1) <= last for f in rows["first_day"]]
+    return rows
+
+
 KEYS = ("iso_week_label", "kpi", "scope_type", "scope_value")
 
 

@@ -377,6 +377,22 @@ def _week_label(world: Clean, day: np.ndarray) -> np.ndarray:
     return (iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)).to_numpy()
 
 
+def _pilot_at(world: Clean, sku: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """The pilot category the SKUs feed says at `ts` ("" for none): a SKU whose pilot category
+    changes does so at 08:00 of its change day, when that day is after its listing day."""
+    frame = world.extra["sku_frame"]
+    m_index = {m: i for i, m in enumerate(world.extra["m_ids"])}
+    merchant = np.array([m_index[m] for m in frame["merchant_id"].to_numpy()[sku]],
+                        dtype=np.int64)
+    listed = np.maximum(world.extra["m_onboard"][merchant], 0)
+    change = frame["change_day"].to_numpy()[sku]
+    changes = (change < world.days) & (change > listed)
+    changed = changes & (ts >= world.t0() + change.astype(np.int64) * DAY + 8 * 3600)
+    before = frame["pilot_category"].to_numpy()[sku]
+    after = frame["new_pilot"].to_numpy()[sku]
+    return pd.Series(np.where(changed, after, before)).fillna("").to_numpy()
+
+
 def _latest(df: pd.DataFrame, key: list[str], version: str) -> pd.DataFrame:
     return df.sort_values(version).drop_duplicates(key, keep="last")
 
@@ -397,8 +413,8 @@ def truths(world: Clean) -> dict:
     ended = registry["ended_at"].to_numpy()
     registry = registry.assign(
         planned_treatment_share=registry["planned_permille"] / 1000,
-        concluded_week=np.where(ended >= 0, _week_label(world, np.maximum(
-            _local_day(world, ended) - 1, 0)), None))
+        concluded_week=np.where(ended >= 0, _week_label(world, _local_day(
+            world, np.where(ended >= 0, ended, 0) + 7 * DAY - 1)), None))
     # listing match accuracy: the latest verdict of each audit, by the week it was done
     audits = _latest(t["listing_audits"], ["audit_id"], "updated_at")
     frame = world.extra["sku_frame"]
@@ -410,7 +426,7 @@ def truths(world: Clean) -> dict:
         "iso_week_label": _week_label(world, _local_day(world, audits["audited_at"].to_numpy())),
         "all": "all", "category": frame["category_l1"].to_numpy()[sku],
         "merchant_size": _size_at(world, merchant, audits["audited_at"].to_numpy()),
-        "pilot_category": frame["pilot_category"].fillna("").to_numpy()[sku],
+        "pilot_category": _pilot_at(world, sku, audits["audited_at"].to_numpy()),
         "match": audits["matches_description"].to_numpy().astype(int)})
     listing = []
     for scope in ("all", "category", "merchant_size", "pilot_category"):

@@ -89,9 +89,10 @@ select
     experiments.planned_users_per_variant,
     experiments.started_at,
     experiments.ended_at,
-    -- the week of the experiment's last running moment: its readout concludes then
+    -- the readout concludes when the last exposure's 7 days have passed: the week of the
+    -- last instant a conversion can count
     dates.iso_week_label as concluded_week
 from counts
 inner join experiments on counts.experiment_id = experiments.experiment_id
 left join dates
-    on to_date(experiments.ended_at - interval 1 second) = dates.date_day
+    on to_date(experiments.ended_at + interval 7 days - interval 1 second) = dates.date_day
