@@ -176,6 +176,7 @@ SCOPE_VALUES = {
     "gen_z": {"zh": "Z世代", "en": "Gen-Z"},
     "silver_60_plus": {"zh": "银发（60岁以上）", "en": "silver (60+)"},
     "gen_z_pet_owner": {"zh": "Z世代养宠人群", "en": "Gen-Z pet owners"},
+    "silver_tech_enthusiast": {"zh": "银发科技爱好者", "en": "silver tech enthusiasts"},
     "lower_tier_city": {"zh": "下沉市场", "en": "lower-tier cities"},
     # city tiers
     "tier1": {"zh": "一线", "en": "tier 1"},
