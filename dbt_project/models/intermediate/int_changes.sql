@@ -61,7 +61,8 @@ with loads as (
     from {{ ref('stg_growth__assignments') }}
     union all
     select
-        to_date(started_at) as changed_date,
+        -- the readout's week is its end's (+7 days): a change reaches back to that at most
+        least(to_date(updated_at), to_date(ended_at)) as changed_date,
         silver_loaded_at
     from {{ ref('stg_growth__experiments') }}
 )
