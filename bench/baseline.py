@@ -217,6 +217,16 @@ def prepare(con) -> None:
     con.execute(f"create table users as select * exclude (phone, id_card_no, email) "
                 f"from ({_versions('users', 'user_id')})")
     con.execute(f"create table merchants as {_versions('merchants', 'merchant_id')}")
+    # the rest of the plan's feeds (listing accuracy, the A/B tests)
+    audits = _latest("listing_audits", ["audit_id"], "updated_at")
+    con.execute(f"create table audits as select audit_id, sku_id, audited_at, "
+                f"matches_description from ({audits})")
+    con.execute(f"create table experiments as select experiment_id, ended_at "
+                f"from ({_latest('experiments', ['experiment_id'], 'updated_at')})")
+    con.execute(f"create table assignments as select experiment_id, user_id, variant from "
+                f"({_latest('assignments', ['experiment_id', 'user_id'], 'assigned_at')})")
+    con.execute("create table exposures as select distinct experiment_id, user_id, exposed_at "
+                "from v_exposures")
     con.execute(f"""
         create table skus as
         select s.sku_id, s.spu_id, s.merchant_id, s.category_l1, s.is_nonstandard,

@@ -13,7 +13,8 @@ Facts and KPI marts are incremental: they take what silver loaded since their la
 (a backfill's days included) and recompute the weeks from the earliest new business date
 (`dbt_project/README.md`). The interval the gate validated comes from its asset event and
 goes on to the `marts.weekly_review` asset. Then `customer_value` fits BG/NBD and
-Gamma-Gamma for the weeks whose customer histories dbt rebuilt (`lanhai customer-value`).
+Gamma-Gamma for the weeks whose customer histories dbt rebuilt (`lanhai customer-value`), and
+`ab_readout` turns each experiment's counts into its readout (`lanhai ab-readout`).
 dbt tasks run in the `spark` pool.
 """
 
@@ -104,6 +105,13 @@ def lanhai_transform():
 
         return score(load_config(), log.info)
 
+    @task(pool=SPARK_POOL)
+    def ab_readout(span: dict) -> dict:
+        """Each experiment's A/B readout (scipy) from dbt's per-variant counts."""
+        from lanhai.pipeline import ab_readout as read_out
+
+        return read_out(load_config(), log.info)
+
     @task(pool=SPARK_POOL, outlets=[MARTS])
     def publish(span: dict, **context):
         from lanhai.audit import record_run
@@ -120,7 +128,7 @@ def lanhai_transform():
     span = interval()
     first, last = dbt_by_layer() if CONFIG.airflow.get("dbt_tasks") == "layer" else dbt_by_model()
     span >> first
-    last >> customer_value(span) >> publish(span)
+    last >> customer_value(span) >> ab_readout(span) >> publish(span)
 
 
 lanhai_transform()

@@ -36,7 +36,7 @@ from pyspark.sql import types as T
 from lanhai.config import Config
 from lanhai.contracts import Contract, contracts
 from lanhai.crashpoints import reached
-from lanhai.pii import Keys, mask_col, token_col
+from lanhai.pii import Keys, mask_col, protect_col
 from lanhai.spark import adopt_orphan, ddl_of, ensure_table
 
 log = logging.getLogger(__name__)
@@ -134,10 +134,7 @@ def shape_records(parsed: DataFrame, c: Contract, pii_key: Keys) -> DataFrame:
     extra = F.map_filter("record", lambda k, _v: ~F.array_contains(known, k))
     cols = []
     for f in c.fields:
-        value = F.col("record")[f.name]
-        if f.pii:
-            value = token_col(value, pii_key)
-        cols.append(value.alias(f.name))
+        cols.append(protect_col(F.col("record")[f.name], f.pii, pii_key).alias(f.name))
     return parsed.select(
         *cols,
         F.when(F.size(extra) > 0, mask_col(F.to_json(extra))).alias("_rescued_data"),
@@ -251,8 +248,8 @@ def bronze_batch(batch: DataFrame, c: Contract, *, pii_key: Keys, landing_uri: s
         problems = parquet_file_problems(paths, c)
         bad = F.create_map(*[x for kv in problems.items() for x in map(F.lit, kv)]) if problems \
             else None
-        cols = [token_col(F.col(f.name).cast("string"), pii_key).alias(f.name) if f.pii
-                else F.col(f.name) for f in c.fields]
+        cols = [protect_col(F.col(f.name).cast("string"), f.pii, pii_key).alias(f.name)
+                if f.pii else F.col(f.name) for f in c.fields]
         df = batch.select(
             *cols, F.lit(None).cast("string").alias("_rescued_data"),
             (bad[F.col("path")] if bad is not None else F.lit(None).cast("string")).alias(

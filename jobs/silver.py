@@ -141,8 +141,10 @@ def _item_rule(fields: tuple[Field, ...], rule: str) -> Callable[[Column], Colum
 
 
 def _key_json(c: Contract) -> Column:
-    """Return the record's business key as a JSON object of strings."""
-    return F.to_json(F.struct(*[F.col(k).cast("string").alias(k) for k in c.key]))
+    """Return the record's business key as a JSON object of strings, a missing part as null
+    (a feed whose key has several fields can lose one: the quarantine names the rest)."""
+    return F.to_json(F.struct(*[F.col(k).cast("string").alias(k) for k in c.key]),
+                     {"ignoreNullFields": "false"})
 
 
 def _any(conds: list[Column]) -> Column:

@@ -139,6 +139,17 @@ def customer_value(
     console.print(result)
 
 
+@app.command("ab-readout")
+def ab_readout(profile: Profile = None) -> None:
+    """The A/B readout of every experiment (lift, 95% interval, p-value, sample-ratio check,
+    enough data) from dbt's marts.mart_ab_conversion into marts.ab_readout."""
+    from lanhai.jobs.ab_readout import run
+    from lanhai.spark import get_spark
+
+    config = load_config(profile)
+    console.print(run(get_spark(config), config, progress=lambda m: console.print(f"  ▶ {m}")))
+
+
 @app.command()
 def sql(
     query: Annotated[str | None, typer.Argument(help="one SQL statement; none: an "
@@ -278,6 +289,35 @@ def report(
         console.print(f"[red]{err}[/red]")
         raise typer.Exit(2) from err
     console.print(f"weekly review {files.week} ({files.status}) in {files.folder}:")
+    for path in [*files.html.values(), *files.pdf.values(), files.snapshot]:
+        console.print(f"  {path}")
+
+
+@app.command("quarterly-report")
+def quarterly_report(
+    quarter: Annotated[str | None, typer.Option(help="calendar quarter, e.g. 2025Q2 "
+                                                     "(default: the latest complete quarter)")]
+    = None,
+    lang: Annotated[list[str] | None, typer.Option(help="zh (default) and/or en; repeat "
+                                                        "for both")] = None,
+    pdf: Annotated[bool, typer.Option(help="print a PDF of each language too")] = True,
+    profile: Profile = None,
+) -> None:
+    """Build the quarterly review (category growth, user feedback, merchant satisfaction) from
+    the quarterly marts under reports/quarterly/<quarter>/."""
+    from lanhai.report import ReportError
+    from lanhai.report.quarterly import build_quarterly_report
+    from lanhai.spark import get_spark
+
+    config = load_config(profile)
+    try:
+        files = build_quarterly_report(get_spark(config), config, quarter=quarter,
+                                       langs=tuple(lang or ("zh", "en")), pdf=pdf,
+                                       progress=lambda m: console.print(f"  ▶ {m}"))
+    except ReportError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from err
+    console.print(f"quarterly review {files.quarter} ({files.status}) in {files.folder}:")
     for path in [*files.html.values(), *files.pdf.values(), files.snapshot]:
         console.print(f"  {path}")
 
@@ -598,6 +638,18 @@ def _demo_chain(config, start, end, direct: bool, profile, began: float) -> None
     folder = config.path("reports") / week
     console.print(f"[bold]weekly review {week}[/bold] (HTML and PDF, 中文 and English): "
                   + ", ".join(str(p) for p in sorted(folder.glob("review-*"))))
+    # the quarterly review's DAG runs on the first Monday of a quarter: the demo builds the
+    # latest complete quarter's now
+    from lanhai.report import ReportError
+    from lanhai.report.quarterly import build_quarterly_report
+
+    try:
+        q = build_quarterly_report(get_spark(config), config)
+        console.print(f"[bold]quarterly review {q.quarter}[/bold] (HTML and PDF, 中文 and "
+                      f"English): " + ", ".join(str(p) for p in [*q.html.values(),
+                                                                *q.pdf.values()]))
+    except ReportError as err:
+        console.print(f"no quarterly review: {err}")
     console.print(f"[bold]demo finished in {time.perf_counter() - began:.0f} s[/bold]")
 
 

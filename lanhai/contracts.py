@@ -14,7 +14,9 @@ from lanhai.config import PROJECT_ROOT
 
 SCHEMAS_DIR = PROJECT_ROOT / "schemas"
 FORMATS = {"csv", "jsonl", "parquet"}
-PII_CLASSES = {"phone", "id_card", "email"}
+# phone, id_card, email: the field is the value, tokenised (HMAC-SHA256); free_text: the field
+# is text that may hold such values, which are masked in it (lanhai.pii.protect_col).
+PII_CLASSES = {"phone", "id_card", "email", "free_text"}
 _SCALAR = re.compile(r"^(string|int|long|boolean|date|timestamp|decimal\(\d+,\d+\))$")
 RULES = ("malformed", "missing_required", "type_mismatch", "unknown_enum", "out_of_range")
 
@@ -172,11 +174,6 @@ def domain_tables() -> dict[str, list[str]]:
     for table, (domain, _) in DERIVED.items():
         out[domain].append(table)
     return out
-
-
-def contract_index(entity: str) -> int:
-    """The entity's place among the contracts (a stable number for it)."""
-    return list(contracts()).index(entity)
 
 
 def contract(entity: str) -> Contract:

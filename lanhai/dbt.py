@@ -78,7 +78,9 @@ def write_profiles(config: Config) -> Path:
 
 def _column(f) -> dict[str, Any]:
     desc = f.description or f.name.replace("_", " ")
-    if f.pii:
+    if f.pii == "free_text":
+        desc += " (free text: phone numbers, ID-card numbers and e-mail addresses masked)"
+    elif f.pii:
         desc += f" (PII, {f.pii}: an HMAC-SHA256 token, never the value)"
     return {"name": f.name, "description": desc}
 
@@ -205,7 +207,7 @@ def load_targets(path: Path = TARGETS_YAML) -> dict[str, Any]:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     kpis, targets = raw.get("kpis") or {}, raw.get("targets") or []
     for code, k in kpis.items():
-        extra = sorted(set(k) - {"unit", "name_en", "name_zh", "from", "report"})
+        extra = sorted(set(k) - {"unit", "name_en", "name_zh", "from", "report", "period"})
         if extra:  # `{name_en: A, b}` in YAML's flow style makes `b` a key
             raise ValueError(f"{path.name}: kpi {code!r} has unknown keys {extra} (a comma in "
                              f"an unquoted name?)")
@@ -218,6 +220,13 @@ def load_targets(path: Path = TARGETS_YAML) -> dict[str, Any]:
                                 or not {"mart", "value", "numerator"} <= set(src)):
             raise ValueError(f"{path.name}: kpi {code!r}: `from` needs mart, value and "
                              f"numerator (and may have denominator, where), not {src!r}")
+        if k.get("period", "week") not in ("week", "quarter"):
+            raise ValueError(f"{path.name}: kpi {code!r}: period is week (the default) or "
+                             f"quarter, not {k['period']!r}")
+        if k.get("period") == "quarter" and (k.get("from") or k.get("report")):
+            raise ValueError(f"{path.name}: kpi {code!r}: a quarterly KPI is shaped in "
+                             f"mart_quarterly_review; `from` and `report` are the weekly "
+                             f"review's")
         if k.get("unit") not in UNITS:
             raise ValueError(f"{path.name}: kpi {code!r} has unit {k.get('unit')!r}, "
                              f"not one of {sorted(UNITS)}")

@@ -17,8 +17,11 @@ from lanhai.dbt import DBT_DIR
 
 DICTIONARY = PROJECT_ROOT / "docs" / "data-dictionary.md"
 LAYERS = (("marts/kpi", "KPI marts (one row per week or cohort and scope)"),
-          ("marts/review", "Weekly review marts"),
+          ("marts/review", "Weekly and quarterly review marts"),
           ("marts/clv", "Customer value marts (BG/NBD and Gamma-Gamma, `lanhai customer-value`)"),
+          ("marts/growth", "Experiment marts (A/B conversion; the readout is `lanhai ab-readout`)"),
+          ("marts/quarterly", "Quarterly marts (category growth, user feedback, merchant NPS, "
+                              "survival cohorts)"),
           ("marts/core", "Dimensions and facts"),
           ("intermediate", "Intermediate models (views)"),
           ("staging", "Staging models (views over silver, the audit and the quarantine)"))
@@ -68,7 +71,9 @@ def _source(c: Contract) -> list[str]:
              "| field | type | rules | personal data | meaning |",
              "| --- | --- | --- | --- | --- |"]
     for f in c.fields:
-        pii = f"{f.pii}: tokenised (HMAC-SHA256) on the way into bronze" if f.pii else ""
+        pii = ("free text: personal data in it masked on the way into bronze"
+               if f.pii == "free_text" else
+               f"{f.pii}: tokenised (HMAC-SHA256) on the way into bronze" if f.pii else "")
         lines.append(f"| `{f.name}` | {f.type} | {_cell(_rules(f))} | {pii} | "
                      f"{_cell(f.description)} |")
     return [*lines, ""]

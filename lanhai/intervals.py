@@ -88,6 +88,19 @@ def review_week(context) -> str:
     return last_complete_week(when.astimezone(SHANGHAI).date() - timedelta(days=1))
 
 
+def review_quarter(context) -> str:
+    """The calendar quarter a quarterly-review run reports on: the `quarter` param, else the
+    quarter that ended before the run (the first Monday of April reports on Q1)."""
+    given = context.get("params") or {}
+    if given.get("quarter"):
+        return str(given["quarter"])
+    when = context.get("logical_date") or context.get("data_interval_end") or datetime.now(
+        SHANGHAI)
+    day = when.astimezone(SHANGHAI).date()
+    q = (day.month - 1) // 3 + 1
+    return f"{day.year - 1}Q4" if q == 1 else f"{day.year}Q{q - 1}"
+
+
 def last_complete_week(day: date) -> str:
     """The ISO week of the last Sunday on or before `day`: the latest week that data up to and
     including `day` covers (the one place this is computed from a date; from the marts it is

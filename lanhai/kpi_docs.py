@@ -18,9 +18,24 @@ UNIT_TEXT = {
 }
 
 
-def example_query(kpi: str, targets: list[dict]) -> str:
+def example_query(kpi: str, targets: list[dict], period: str = "week") -> str:
     """The weeks of one KPI from the weekly-review mart: at the scope the plan targets, or
-    every scope of the latest complete week when the plan sets no target for it."""
+    every scope of the latest complete week when the plan sets no target for it (a quarterly
+    KPI: the same from the quarterly-review mart)."""
+    if period == "quarter":
+        cols = ("quarter_label, scope_type, scope_value, value, numerator, denominator, "
+                "target, rag")
+        if targets:
+            t = targets[0]
+            return (f"select {cols}\nfrom marts.mart_quarterly_review\n"
+                    f"where kpi = '{kpi}' and scope_type = '{t['scope_type']}' "
+                    f"and scope_value = '{t['scope_value']}'\n  and is_complete_quarter\n"
+                    f"order by quarter_label desc\nlimit 8")
+        return (f"select {cols}\nfrom marts.mart_quarterly_review\n"
+                f"where kpi = '{kpi}' and quarter_label = (\n"
+                f"    select max(quarter_label) from marts.mart_quarterly_review "
+                f"where is_complete_quarter)\n"
+                f"order by scope_type, scope_value")
     cols = ("iso_week_label, scope_type, scope_value, value, numerator, denominator, "
             "target, rag")
     if targets:
@@ -38,8 +53,9 @@ def example_query(kpi: str, targets: list[dict]) -> str:
 
 def examples() -> dict[str, str]:
     t = load_targets()
-    return {code: example_query(code, [x for x in t["targets"] if x["kpi"] == code])
-            for code in t["kpis"]}
+    return {code: example_query(code, [x for x in t["targets"] if x["kpi"] == code],
+                                k.get("period", "week"))
+            for code, k in t["kpis"].items()}
 
 
 def _target_text(x: dict) -> str:
@@ -55,12 +71,14 @@ def kpi_docs_text() -> str:
     t = load_targets()
     queries = examples()
     out = [
-        "# The KPIs of the weekly review",
+        "# The KPIs of the weekly and the quarterly review",
         "",
         "Generated from `conf/targets.yaml` by `lanhai dbt-sources`: do not edit by hand. The",
         "definitions are `../shared/PLAN.md`'s; every KPI is one row per ISO week and scope in",
         "`marts.mart_weekly_review` (value, numerator, denominator, the plan's target and RAG),",
-        "and its own `kpi_*` mart holds the parts it is computed from. Run an example with",
+        "and its own `kpi_*` mart holds the parts it is computed from; a quarterly KPI is one row",
+        "per calendar quarter and scope in `marts.mart_quarterly_review`, from the",
+        "`mart_quarterly_*` marts. Run an example with",
         '`lanhai sql "<query>"` (no JVM) or from any SQL client on the cluster profile.',
         "",
         "| KPI | name | 中文 | unit |",
@@ -78,9 +96,13 @@ def kpi_docs_text() -> str:
             rows = f", rows where `{src['where']}`" if src.get("where") else ""
             out += ["", f"From `marts.{src['mart']}`: value `{src['value']}`, numerator "
                     f"`{src['numerator']}`{den}{rows}."]
+        elif k.get("period") == "quarter":
+            out += ["", "Shaped in `mart_quarterly_review` from the `mart_quarterly_*` marts, "
+                    "one row per calendar quarter."]
         else:
             out += ["", "Shaped in `int_kpi_values_weekly` (a cohort shown in the week its window "
-                    "ends, or merchants counted per tier)."]
+                    "ends, merchants counted per tier, or an A/B test in the week it "
+                    "concludes)."]
         if targets:
             out += ["", "The plan's targets:", ""]
             out += [f"- {_target_text(x)}" for x in targets]

@@ -84,3 +84,12 @@ def mask_col(col: Column) -> Column:
     for pattern, repl in MASKS:
         out = F.regexp_replace(out, pattern, repl)
     return out
+
+
+def protect_col(col: Column, pii: str | None, key: Keys) -> Column:
+    """A contract field's value as bronze keeps it: a token for a field that is personal data
+    (phone, id_card, email), the text with such values masked for `free_text`, else as is."""
+    if not pii:
+        return col
+    return mask_col(col) if pii == "free_text" else token_col(col, key)
+

@@ -74,7 +74,15 @@ def transform(config: Config, start: date, end: date, say: Callable[[str], None]
 
     if not run_dbt(config, ["build", *PRODUCTION_FLAGS]):
         raise StageFailed(f"dbt build failed: see {config.path('dbt') / 'logs'}")
-    return {"dbt": "build", "customer_value": customer_value(config, say)}
+    return {"dbt": "build", "customer_value": customer_value(config, say),
+            "ab_readout": ab_readout(config, say)}
+
+
+def ab_readout(config: Config, say: Callable[[str], None] | None = None) -> dict:
+    from lanhai.jobs.ab_readout import run
+    from lanhai.spark import get_spark
+
+    return run(get_spark(config), config, progress=say)
 
 
 def customer_value(config: Config, say: Callable[[str], None] | None = None) -> dict:

@@ -163,8 +163,9 @@ def built(small_lake, spark, config, tmp_path_factory):
     model, and the incremental models are compared here cell by cell with a full refresh),
     keep a copy of the incremental models, then rebuild those with --full-refresh: the tests
     compare the two, and check what the incremental run processed. Then the customer-value
-    fits of the rebuilt histories, as the transform's last task. The marts' tables (dims,
-    review tables) are rebuilt whole by every run, so the full refresh leaves them out;
+    fits of the rebuilt histories and the A/B readout, as the transform's last tasks. The
+    marts' tables (dims, review tables) are rebuilt whole by every run, so the full refresh
+    leaves them out;
     int_kpi_values_weekly too, which only reshapes the KPI tables compared cell by cell.
 
     First, the reviews of the weeks the late files belong to (and the week before each) are
@@ -174,6 +175,7 @@ def built(small_lake, spark, config, tmp_path_factory):
     from datetime import date, timedelta
 
     from lanhai.dbt import run_dbt
+    from lanhai.jobs.ab_readout import run as read_out_experiments
     from lanhai.jobs.customer_value import run as score_customers
     from lanhai.report import build_report
 
@@ -210,5 +212,7 @@ def built(small_lake, spark, config, tmp_path_factory):
     # The customer-value fits of the weeks whose histories the full refresh rebuilt (every
     # kept week), as the transform's task after dbt: the lake is then what a transform leaves.
     customer_value = score_customers(spark, config)
+    ab_readout = read_out_experiments(spark, config)
     return {**small_lake, "history": history, "previous_build": watermarks["at"],
-            "published_before_late_files": published, "customer_value": customer_value}
+            "published_before_late_files": published, "customer_value": customer_value,
+            "ab_readout": ab_readout}

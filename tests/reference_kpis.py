@@ -232,7 +232,16 @@ def prepare(landing: Path) -> dict[str, pd.DataFrame]:
     skus = skus.merge(cats[["category_l2", "is_smart_device"]], on="category_l2", how="left")
     inv_df = pd.DataFrame({"snapshot_date": inv["snapshot_date"], "sku_id": inv["sku_id"],
                            "qty": inv["qty_on_hand"]})
-    return {"orders": orders_df, "lines": pd.DataFrame(lines), "refunds": refunds_df,
+    # the rest of the plan's feeds: each record's latest version
+    audits = _latest(data["listing_audits"], ["audit_id"], "updated_at")
+    experiments = _latest(data["experiments"], ["experiment_id"], "updated_at")
+    assignments = _latest(data["assignments"], ["experiment_id", "user_id"], "assigned_at")
+    exposures = data["exposures"].drop_duplicates(["experiment_id", "user_id", "exposed_at"])
+    return {"audits": audits[["audit_id", "sku_id", "audited_at", "matches_description"]],
+            "experiments": experiments[["experiment_id", "ended_at"]],
+            "assignments": assignments[["experiment_id", "user_id", "variant"]],
+            "exposures": exposures[["experiment_id", "user_id", "exposed_at"]],
+            "orders": orders_df, "lines": pd.DataFrame(lines), "refunds": refunds_df,
             "shipments": ship_df, "inventory": inv_df, "spend": spend_df, "users": users,
             "merchants": merchants,
             "skus": skus[["sku_id", "spu_id", "merchant_id", "category_l1", "is_nonstandard",
@@ -250,6 +259,7 @@ def _order_scopes(t: str) -> str:
     union all select *, 'segment', 'silver_60_plus' from {t} where is_60_plus
     union all select *, 'segment', 'gen_z_pet_owner' from {t} where is_pet_genz
     union all select *, 'segment', 'lower_tier_city' from {t} where is_lower
+    union all select *, 'segment', 'silver_tech_enthusiast' from {t} where is_silver_tech
     union all select *, 'city_tier', city_tier from {t} where city_tier is not null
     union all select *, 'channel', channel from {t}
     union all select *, 'merchant_size', merchant_size from {t} where merchant_size is not null"""
@@ -282,7 +292,10 @@ def _user_flags(u: str, sunday: str) -> str:
        coalesce({u}.birth_year between 1995 and 2009, false) as is_gen_z,
        coalesce(year({sunday}) - {u}.birth_year >= 60, false) as is_60_plus,
        coalesce({u}.birth_year between 1995 and 2009 and {u}.is_pet_owner, false) as is_pet_genz,
-       coalesce({u}.city_tier in ('tier3', 'tier4', 'tier5'), false) as is_lower"""
+       coalesce({u}.city_tier in ('tier3', 'tier4', 'tier5'), false) as is_lower,
+       coalesce(year({sunday}) - {u}.birth_year >= 60, false) and exists (
+           select 1 from silver_tech st where st.user_id = {u}.user_id
+           and st.sunday = {sunday}) as is_silver_tech"""
 
 
 def _spread(days: int, date_col: str) -> str:
@@ -311,6 +324,18 @@ having min(sunday(d)) <= (select last_day from bounds);  -- the week in progress
 
 
 def _statements() -> list[str]:
+    # silver tech enthusiasts (PLAN.md): smart-device purchases (the product as it was when
+    # paid) on 2+ distinct days in the 365 days ending on a Sunday; 60+ is checked per use
+    silver_tech = f"""
+create table silver_tech as
+select user_id, cast(s_end_ts as date) as sunday
+from (select distinct o.user_id, cast(o.paid_at as date) as d
+      from lines l
+      join orders o on l.order_id = o.order_id and o.paid_at is not null
+      join skus p on {_as_of('p', 'sku_id', 'l.sku_id', 'o.paid_at')}
+      where p.is_smart_device) s, {_spread(365, 's.d')}
+group by 1, 2
+having count(distinct d) >= 2"""
     paid = f"""
 create table paid as
 select l.order_id, l.line_no, l.sku_id, l.qty, l.gmv, o.user_id, o.merchant_id, o.channel,
@@ -337,13 +362,15 @@ left join users u on {_as_of('u', 'user_id', 's.user_id', 'end_of_day(s.s_end)')
 left join merchants m on {_as_of('m', 'merchant_id', 's.merchant_id', 'end_of_day(s.s_end)')}
 left join skus p on {_as_of('p', 'sku_id', 's.sku_id', 'end_of_day(s.s_end)')}"""
     return [
+        silver_tech,
         paid,
         f"create table paid_scoped as {_line_scopes('paid')}",
         """create table paid_orders as
 select order_id, min(user_id) as user_id, min(merchant_id) as merchant_id, min(wk) as wk,
        min(channel) as channel, min(merchant_size) as merchant_size, min(city_tier) as city_tier,
        bool_or(is_gen_z) as is_gen_z, bool_or(is_60_plus) as is_60_plus,
-       bool_or(is_pet_genz) as is_pet_genz, bool_or(is_lower) as is_lower, sum(gmv) as gmv
+       bool_or(is_pet_genz) as is_pet_genz, bool_or(is_lower) as is_lower,
+       bool_or(is_silver_tech) as is_silver_tech, sum(gmv) as gmv
 from paid group by order_id""",
         f"create table orders_scoped as {_order_scopes('paid_orders')}",
         # refunds, shipments and deliveries: the order's scopes as they were when each happened
@@ -553,6 +580,40 @@ def reference_review(landing: Path) -> pd.DataFrame:
     return _review_rows(con)
 
 
+def reference_quarterly_gmv(landing: Path) -> pd.DataFrame:
+    """GMV per calendar quarter of the paid date and scope (all, category, pilot category as
+    the product was when paid), from the landing files alone: quarter_label, scope_type,
+    scope_value, gmv (Decimal CNY), and whether the orders' dates cover the whole quarter."""
+    t = prepare(landing)
+    con = duckdb.connect()
+    for name, df in t.items():
+        con.register(f"{name}_df", df)
+        con.execute(f"create table {name} as select * from {name}_df")
+    con.execute(SETUP)
+    for stmt in _statements()[:2]:          # `silver_tech`, then `paid`: each paid line
+        con.execute(stmt)
+    rows = con.execute("""
+        with q as (
+            select year(paid_date) || 'Q' || quarter(paid_date) as quarter_label,
+                   date_trunc('quarter', paid_date) as first_day, gmv, category_l1,
+                   pilot_category
+            from paid)
+        select quarter_label, min(first_day) as first_day, 'all' as scope_type,
+               'all' as scope_value, sum(gmv) as gmv from q group by 1
+        union all
+        select quarter_label, min(first_day), 'category', category_l1, sum(gmv) from q
+        where category_l1 is not null group by 1, 4
+        union all
+        select quarter_label, min(first_day), 'pilot_category', pilot_category, sum(gmv)
+        from q where pilot_category is not null group by 1, 4""").df()
+    first, last = con.execute("select first_day, last_day from bounds").fetchone()
+    rows["gmv"] = [_cny(int(c)) for c in rows["gmv"]]
+    rows["first_day"] = pd.to_datetime(rows["first_day"]).dt.date
+    rows["is_complete"] = [(f >= first) and (f + pd.DateOffset(months=3)).date()
+                           - timedelta(days=1) <= last for f in rows["first_day"]]
+    return rows
+
+
 KEYS = ("iso_week_label", "kpi", "scope_type", "scope_value")
 
 
@@ -725,6 +786,50 @@ def _review_rows(con) -> pd.DataFrame:
             else None
         add(by_end.get(s_end), "inventory_turnover_pct", r["st"], r["sv"], turnover,
             _cny(cogs), _cny(_round_div(value, 30)))
+
+    # listing match accuracy: audits by the week of audited_at, the product's and merchant's
+    # versions at the audit
+    for r in q("""
+        with a as (
+            select week_label(cast(a.audited_at as date)) as wk, a.matches_description as ok,
+                   p.category_l1, p.pilot_category, m.size
+            from audits a
+            left join skus p on """ + _as_of("p", "sku_id", "a.sku_id", "a.audited_at") + """
+            left join merchants m on """ + _as_of("m", "merchant_id", "p.merchant_id",
+                                                 "a.audited_at") + """)
+        select wk, st, sv, count_if(ok) as num, count(*) as den from (
+            select wk, ok, 'all' as st, 'all' as sv from a
+            union all select wk, ok, 'category', category_l1 from a where category_l1 is not null
+            union all select wk, ok, 'pilot_category', pilot_category from a
+                where pilot_category is not null
+            union all select wk, ok, 'merchant_size', size from a where size is not null)
+        group by 1, 2, 3"""):
+        add(r["wk"], "listing_accuracy", r["st"], r["sv"], _ratio(r["num"], r["den"]),
+            int(r["num"]), int(r["den"]))
+
+    # A/B tests: the treatment's conversion (a paid order within 7 days of the first exposure)
+    # in the week of the last instant a conversion can count (ended_at + 7 days)
+    for r in q("""
+        with first as (
+            select e.experiment_id, e.user_id, min(e.exposed_at) as at
+            from exposures e
+            join assignments s on e.experiment_id = s.experiment_id and e.user_id = s.user_id
+                and s.variant = 'treatment'
+            group by 1, 2),
+        converted as (
+            select f.experiment_id, f.user_id, bool_or(o.paid_at >= f.at
+                   and o.paid_at < f.at + interval 7 day) as hit
+            from first f left join orders o on f.user_id = o.user_id and o.paid_at is not null
+            group by 1, 2)
+        select c.experiment_id,
+               week_label(cast(x.ended_at + interval 7 day - interval 1 microsecond as date))
+                   as wk,
+               count_if(coalesce(c.hit, false)) as num, count(*) as den
+        from converted c join experiments x on c.experiment_id = x.experiment_id
+        where x.ended_at is not null
+        group by 1, 2"""):
+        add(r["wk"], "ab_treatment_conversion", "experiment", r["experiment_id"],
+            _ratio(r["num"], r["den"]), int(r["num"]), int(r["den"]))
 
     # first-year survival of the latest cohort whose day 365 has passed
     survival = q("select * from survival")

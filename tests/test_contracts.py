@@ -36,3 +36,18 @@ def test_bad_contract_is_refused(tmp_path: Path):
                    "fields: [{name: a, type: str}]\n")
     with pytest.raises(ContractError, match="unknown type"):
         load_contract(bad)
+
+
+def test_the_quality_gate_finds_a_business_date_for_every_entity():
+    """The gate validates each entity's rows of the interval by a business date: an event
+    feed's own, else the day of the contract's version; every column it names must be a date
+    or timestamp field of the contract (a feed without `updated_at` broke the gate once)."""
+    import re
+
+    from lanhai.quality.gate import business_date
+
+    for entity, c in contracts().items():
+        sql = business_date(entity)
+        used = set(re.findall(r"\b[a-z_]+\b", sql)) & set(c.names)
+        assert used, (entity, sql)
+        assert all(c.field(n).type in ("date", "timestamp") for n in used), (entity, sql)

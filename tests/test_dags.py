@@ -36,11 +36,12 @@ print("RESULT " + json.dumps({"errors": {k: str(v)[-1500:] for k, v in bag.impor
                               "dags": dags, "heavy": heavy, "seconds": seconds}))
 """
 EXPECTED = {f"lanhai_ingest_{d}" for d in ("user", "product", "transaction", "logistics",
-                                           "marketing", "fx")} | {"lanhai_quality",
+                                           "marketing", "fx", "growth")} | {"lanhai_quality",
                                                                   "lanhai_transform",
                                                                   "lanhai_maintenance",
                                                                   "lanhai_erasure",
-                                                                  "lanhai_weekly_review"}
+                                                                  "lanhai_weekly_review",
+                                                                  "lanhai_quarterly_review"}
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +145,36 @@ def test_the_weekly_review_reports_on_the_week_that_ended(logical, week):
 
     assert review_week({"logical_date": datetime.fromisoformat(logical)}) == week
     assert review_week({"params": {"week": "2024-W46"}}) == "2024-W46"
+
+
+def test_the_quarterly_review_runs_on_the_first_monday_of_each_quarter(parsed):
+    from datetime import datetime
+
+    from croniter import croniter
+
+    d = parsed["dags"]["lanhai_quarterly_review"]
+    assert d["timetable"] == "CronTriggerTimetable"
+    assert "Shanghai" in d["timezone"]
+    assert list(d["tasks"]) == ["wait_for_marts", "build_report"]
+    runs = croniter(d["timetable_summary"], datetime(2025, 1, 1))
+    assert [runs.get_next(datetime) for _ in range(5)] == [
+        datetime(2025, 1, 6, 9), datetime(2025, 4, 7, 9), datetime(2025, 7, 7, 9),
+        datetime(2025, 10, 6, 9), datetime(2026, 1, 5, 9)]
+
+
+@pytest.mark.parametrize(("logical", "quarter"), [
+    ("2025-04-07T09:00:00+08:00", "2025Q1"),   # the first Monday of April: Q1
+    ("2025-04-07T01:00:00+00:00", "2025Q1"),   # the same instant in UTC
+    ("2025-01-06T09:00:00+08:00", "2024Q4"),   # January: last year's fourth quarter
+    ("2025-03-31T20:00:00+00:00", "2025Q1"),   # 1 April 04:00 in Shanghai: Q1 has ended
+])
+def test_the_quarterly_review_reports_on_the_quarter_that_ended(logical, quarter):
+    from datetime import datetime
+
+    from lanhai.intervals import review_quarter
+
+    assert review_quarter({"logical_date": datetime.fromisoformat(logical)}) == quarter
+    assert review_quarter({"params": {"quarter": "2024Q2"}}) == "2024Q2"
 
 
 @pytest.mark.parametrize(("day", "week"), [

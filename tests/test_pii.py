@@ -34,3 +34,22 @@ def test_a_key_ring_tokenises_with_each_newer_key_over_the_older_token(spark):
     df = spark.createDataFrame([("13812345678",), (None,), ("",)], "v string")
     got = [r[0] for r in df.select(token_col(df.v, [old, new])).collect()]
     assert got == [token("13812345678", (old, new)), None, None]
+
+
+def test_free_text_is_masked_in_place_and_personal_fields_tokenised(spark):
+    """A contract's `pii: free_text` field (a review's text) keeps its words with the personal
+    data in it masked; a phone field becomes its token; other fields pass as they are."""
+    from pyspark.sql import functions as F
+
+    from lanhai.pii import protect_col
+
+    text = ("質量很好。有問題可以打我電話13912345678，或 buyer1@example.com，"
+            "身份證號11010119900307451X")
+    df = spark.createDataFrame([(text, "13812345678", "U1"), (None, None, None)],
+                               "t string, p string, u string")
+    got = df.select(protect_col(F.col("t"), "free_text", b"k"), protect_col(F.col("p"), "phone",
+                                                                          b"k"),
+                    protect_col(F.col("u"), None, b"k")).collect()
+    assert got[0][0] == "質量很好。有問題可以打我電話[PHONE]，或 [EMAIL]，身份證號[ID_CARD]"
+    assert got[0][1] == token("13812345678", b"k") and got[0][2] == "U1"
+    assert tuple(got[1]) == (None, None, None)

@@ -22,10 +22,10 @@ def test_the_airflow_chain_is_the_stages_dags_in_the_same_order():
 
     dags = chain()
     assert dags == pipeline.dag_chain()
-    assert sorted(dags[:6]) == sorted(f"lanhai_ingest_{d}" for d in
+    assert sorted(dags[:7]) == sorted(f"lanhai_ingest_{d}" for d in
                                       ("user", "product", "transaction", "logistics",
-                                       "marketing", "fx"))
-    assert dags[6:] == ["lanhai_quality", "lanhai_transform", "lanhai_weekly_review"]
+                                       "marketing", "fx", "growth"))
+    assert dags[7:] == ["lanhai_quality", "lanhai_transform", "lanhai_weekly_review"]
 
 
 @pytest.fixture

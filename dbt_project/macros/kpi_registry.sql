@@ -24,5 +24,6 @@
         {"kpi": "pilot_gmv_split", "mart": "kpi_pilot_weekly", "value": "gmv_split", "numerator": "gmv_cny", "denominator": "null", "where": "scope_value not in ('all', 'reserve')"},
         {"kpi": "budget_split", "mart": "kpi_pilot_weekly", "value": "budget_split", "numerator": "spend_cny", "denominator": "null", "where": "scope_value <> 'all'"},
         {"kpi": "smart_device_penetration_60plus", "mart": "kpi_smart_device_60plus_weekly", "value": "smart_device_penetration", "numerator": "numerator", "denominator": "denominator", "where": "true"},
+        {"kpi": "listing_accuracy", "mart": "kpi_listing_accuracy_weekly", "value": "listing_accuracy", "numerator": "numerator", "denominator": "denominator", "where": "true"},
     ]) }}
 {%- endmacro %}

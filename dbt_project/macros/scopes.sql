@@ -20,6 +20,10 @@ filter(
         named_struct(
             'scope_type', 'segment', 'scope_value', if(is_lower_tier_city, 'lower_tier_city', null)
         ),
+        named_struct(
+            'scope_type', 'segment', 'scope_value',
+            if(is_silver_tech_enthusiast, 'silver_tech_enthusiast', null)
+        ),
         named_struct('scope_type', 'city_tier', 'scope_value', city_tier),
         named_struct('scope_type', 'channel', 'scope_value', channel),
         named_struct('scope_type', 'merchant_size', 'scope_value', merchant_size)
@@ -31,11 +35,16 @@ filter(
 {#
   A user's segment flags (PLAN.md), from a dim_users version `users`: Gen-Z (born 1995-2009),
   60+ by the age in the week ending on `week_end` (its year - birth year), Gen-Z pet owners,
-  lower-tier cities (tier3-5). The one definition every scoped KPI's segments come from.
+  lower-tier cities (tier3-5), and silver tech enthusiasts (60+ with smart-device purchases on
+  2+ distinct days in the 365 days ending on `week_end`: `tech` is int_silver_tech_weekly,
+  left-joined on the user and `week_end`). The one definition every scoped KPI's segments come
+  from.
 #}
-{% macro segment_flags(users, week_end) -%}
+{% macro segment_flags(users, week_end, tech) -%}
 coalesce({{ users }}.is_gen_z, false) as is_gen_z,
         coalesce(year({{ week_end }}) - {{ users }}.birth_year >= 60, false) as is_60_plus,
         coalesce({{ users }}.is_gen_z and {{ users }}.is_pet_owner, false) as is_gen_z_pet_owner,
-        coalesce({{ users }}.is_lower_tier_city, false) as is_lower_tier_city
+        coalesce({{ users }}.is_lower_tier_city, false) as is_lower_tier_city,
+        coalesce(year({{ week_end }}) - {{ users }}.birth_year >= 60, false)
+        and {{ tech }}.user_id is not null as is_silver_tech_enthusiast
 {%- endmacro %}

@@ -166,6 +166,12 @@ def freshness_checks(entity: str, s: dict) -> list[Check]:
 
 
 # --- the rows to validate -------------------------------------------------------------------
+def business_date(entity: str) -> str:
+    """The SQL of an entity's business date: an event feed's own (BUSINESS_DATE), else the
+    day of its contract's version (a reference, or a sparse feed such as the survey)."""
+    return BUSINESS_DATE.get(entity) or f"to_date({contracts()[entity].version})"
+
+
 def validation_frame(spark: SparkSession, config: Config, entity: str, start: date,
                      end: date, s: dict) -> DataFrame | None:
     """The silver rows of the interval, with the computed columns the business rules need."""
@@ -182,7 +188,7 @@ def validation_frame(spark: SparkSession, config: Config, entity: str, start: da
     elif when:
         df = df.select(*cols, F.expr(when).alias("_business_date"))
     else:
-        df = df.select(*cols, F.to_date("updated_at").alias("_business_date"))
+        df = df.select(*cols, F.expr(business_date(entity)).alias("_business_date"))
     in_interval = df.where(F.col("_business_date").between(F.lit(start), F.lit(end)))
     latest = df.agg(F.max("_business_date")).first()[0]
     days = _freshness_days(entity, s)

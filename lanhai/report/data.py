@@ -26,7 +26,7 @@ from lanhai.config import Config
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
 
 MART_TABLES = ("mart_weekly_review", "mart_weekly_movers", "mart_data_quality_weekly",
-               "mart_quarantine_rules_weekly", "kpi_merchant_survival_monthly")
+               "mart_quarantine_rules_weekly", "kpi_merchant_survival_monthly", "ab_readout")
 
 
 def section_kpis(section: str) -> tuple[str, ...]:
@@ -110,6 +110,7 @@ class WeekData:
     quarantine: pd.DataFrame = field(default_factory=pd.DataFrame)
     survival: pd.DataFrame = field(default_factory=pd.DataFrame)
     restated: pd.DataFrame = field(default_factory=pd.DataFrame)   # published values since changed
+    experiments: pd.DataFrame = field(default_factory=pd.DataFrame)  # A/B readouts concluded
 
     def rows(self, kpis=None, scope_types=None) -> list[dict]:
         df = self.review
@@ -225,6 +226,10 @@ def load_week(spark: SparkSession, config: Config, week: str) -> WeekData:
                           f"is_covered and first_week_shown <= {q}")
     if not data.survival.empty:
         data.survival = data.survival.sort_values("cohort_month").tail(12)
+    data.experiments = _read(spark, names["ab_readout"], versions["ab_readout"],
+                             f"concluded_week = {q}")
+    if not data.experiments.empty:
+        data.experiments = data.experiments.sort_values("experiment_id")
     data.restated = restatements(spark, config, week, names["mart_weekly_review"],
                                  versions["mart_weekly_review"])
     return data

@@ -67,6 +67,20 @@ def value(value: float | None, unit: str, lang: str) -> str:
     return f"{float(value):.2f}"
 
 
+def points(fraction: float | None, lang: str) -> str:
+    """A difference of two rates (fractions) in percentage points: 0.012 -> '+1.2 pp'."""
+    if _missing(fraction):
+        return "–"
+    return change(float(fraction) * 100, "pp", lang)
+
+
+def p_value(p: float | None) -> str:
+    """A p-value to three significant digits ('<0.001' below that)."""
+    if _missing(p):
+        return "–"
+    return "<0.001" if float(p) < 0.001 else f"{float(p):.3g}"
+
+
 def change(delta: float | None, unit: str, lang: str) -> str:
     """A week-on-week change: '+1.2个百分点' / '+1.2 pp' for rates, signed values otherwise."""
     if _missing(delta):

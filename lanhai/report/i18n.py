@@ -71,6 +71,52 @@ TEXT: dict[str, dict[str, str]] = {
                           "rather than shown wrong. The failed checks:"},
     "incomplete": {"zh": "本周数据不完整：数据截至{last}，本周结束于{end}。",
                    "en": "This week is incomplete: the data reaches {last}; the week ends {end}."},
+    "experiments": {"zh": "本周结束的A/B实验", "en": "A/B tests concluded this week"},
+    "experiments_note": {"zh": "转化：曝光后7天内有支付订单的用户占比。提升为实验组减对照组（百分点），"
+                               "含95%置信区间；p值为双比例检验；样本比例检验p<0.001即判定失衡。",
+                         "en": "Conversion: exposed users with a paid order within 7 days of "
+                               "their first exposure. Lift is treatment minus control in points, "
+                               "with its 95% interval; p from the two-proportion test; a "
+                               "sample-ratio p below 0.001 flags the split."},
+    "no_experiments": {"zh": "本周没有结束的A/B实验。", "en": "No A/B test concluded this week."},
+    "experiment": {"zh": "实验", "en": "Experiment"},
+    "control": {"zh": "对照组", "en": "Control"},
+    "treatment": {"zh": "实验组", "en": "Treatment"},
+    "lift": {"zh": "提升（95%区间）", "en": "Lift (95% interval)"},
+    "p_value": {"zh": "p值", "en": "p-value"},
+    "verdict": {"zh": "结论", "en": "Verdict"},
+    # the quarterly review
+    "q_title": {"zh": "蓝海 · 增长计划季度复盘", "en": "Lanhai · quarterly review of the growth plan"},
+    "quarter": {"zh": "季度", "en": "Quarter"},
+    "this_quarter": {"zh": "本季度", "en": "This quarter"},
+    "last_quarter": {"zh": "上季度", "en": "Last quarter"},
+    "q_headline": {"zh": "一、核心指标与目标", "en": "1. Headline: the quarter against the plan"},
+    "q_headline_note": {"zh": "RAG：绿色达标；琥珀色距目标10%以内；红色未达标。变化为与上一季度相比。",
+                        "en": "RAG: green meets the target; amber within 10% of it; red "
+                              "otherwise. Change is against the previous quarter."},
+    "q_growth": {"zh": "二、品类增长", "en": "2. Category growth"},
+    "yoy_growth": {"zh": "同比增长", "en": "Growth, year on year"},
+    "growth_by_category": {"zh": "各品类GMV同比增长", "en": "GMV growth year on year, by category"},
+    "q_feedback": {"zh": "三、用户反馈", "en": "3. User feedback"},
+    "q_feedback_note": {"zh": "按评价发布时间计入季度；每条评价取最新版本；差评为1-2星。",
+                        "en": "Reviews count in the quarter they were posted, each in its "
+                              "latest version; poor reviews are 1-2 stars."},
+    "rating_by_category": {"zh": "各品类平均评分", "en": "Average rating by category"},
+    "q_merchants": {"zh": "四、商家满意度与存活", "en": "4. Merchant satisfaction and survival"},
+    "q_survey_note": {"zh": "NPS = 9-10分占比 − 0-6分占比（百分点）；问卷在季度结束后三周内回收，"
+                            "本报告计入已收到的答卷。",
+                      "en": "NPS = % scoring 9-10 minus % scoring 0-6, in points; the survey "
+                            "runs for three weeks after the quarter, and this report counts "
+                            "the answers received so far."},
+    "nps_by_size": {"zh": "按商家规模的NPS", "en": "NPS by merchant size"},
+    "q_survival": {"zh": "本季度结束首年观察期的新商家队列", "en": "Cohorts whose first year ended this quarter"},
+    "q_no_cohorts": {"zh": "本季度没有结束首年观察期的队列。", "en": "No cohort's first year ended this quarter."},
+    "q_no_data": {"zh": "{quarter}没有数据：数据集市中没有该季度的指标。报告不显示任何数字。",
+                  "en": "There is no data for {quarter}: the marts hold no KPI for that quarter. "
+                        "This report shows no numbers."},
+    "q_incomplete": {"zh": "本季度数据不完整：季度结束于{end}，数据尚未覆盖全季度。",
+                     "en": "This quarter is incomplete: it ends {end}, and the data does not "
+                           "reach that day yet."},
     "cohort": {"zh": "队列月份", "en": "Cohort"},
     "merchants_n": {"zh": "商家数", "en": "Merchants"},
     "survivors": {"zh": "存活商家", "en": "Survivors"},
@@ -103,6 +149,7 @@ SCOPE_TYPES = {
     "channel": {"zh": "渠道", "en": "channel"},
     "merchant_size": {"zh": "商家规模", "en": "merchant size"},
     "merchant_tier": {"zh": "商家层级", "en": "merchant tier"},
+    "experiment": {"zh": "实验", "en": "A/B test"},
 }
 
 SCOPE_VALUES = {
@@ -129,6 +176,7 @@ SCOPE_VALUES = {
     "gen_z": {"zh": "Z世代", "en": "Gen-Z"},
     "silver_60_plus": {"zh": "银发（60岁以上）", "en": "silver (60+)"},
     "gen_z_pet_owner": {"zh": "Z世代养宠人群", "en": "Gen-Z pet owners"},
+    "silver_tech_enthusiast": {"zh": "银发科技爱好者", "en": "silver tech enthusiasts"},
     "lower_tier_city": {"zh": "下沉市场", "en": "lower-tier cities"},
     # city tiers
     "tier1": {"zh": "一线", "en": "tier 1"},
@@ -161,6 +209,22 @@ DOMAINS = {
     "marketing": {"zh": "营销", "en": "marketing"},
     "fx": {"zh": "汇率", "en": "FX"},
 }
+
+
+# the A/B readout's verdicts (lanhai.experiments) in Chinese
+VERDICTS_ZH = {
+    "sample ratio mismatch: do not trust the result": "样本比例失衡：结果不可信",
+    "running: not enough data yet": "进行中：样本量尚不足",
+    "not enough data": "样本量不足",
+    "running": "进行中",
+    "treatment wins": "实验组胜出",
+    "treatment loses": "实验组落后",
+    "no significant difference": "无显著差异",
+}
+
+
+def verdict(text: str, lang: str) -> str:
+    return VERDICTS_ZH.get(text, text) if lang == "zh" else text
 
 
 def t(key: str, lang: str, **kwargs) -> str:

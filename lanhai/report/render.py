@@ -19,7 +19,7 @@ from lanhai import __version__
 from lanhai.config import Config
 from lanhai.report import charts, fmt
 from lanhai.report import data as report_data
-from lanhai.report.i18n import DOMAINS, RAG, scope_label, t, value_label
+from lanhai.report.i18n import DOMAINS, RAG, scope_label, t, value_label, verdict
 
 REVIEW_ORDER = ("all", "category", "pilot_category", "segment", "city_tier", "channel",
                 "merchant_size", "merchant_tier")
@@ -56,6 +56,7 @@ def _environment(lang: str) -> Environment:
         rag=lambda r: RAG.get(r, {}).get(lang, r),
         domain=lambda d: DOMAINS.get(d, {}).get(lang, d),
         scope_label=lambda st, sv: scope_label(st, sv, lang),
+        verdict=lambda v: verdict(v, lang),
         kpi_name=lambda r: r["kpi_name_zh" if lang == "zh" else "kpi_name_en"],
     )
     return env

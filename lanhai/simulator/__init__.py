@@ -12,9 +12,16 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from lanhai.contracts import contract_index, contracts
-from lanhai.simulator.landing import CHUNK_RECORDS, Landed, merge_landed, write_entity
+from lanhai.contracts import contracts
+from lanhai.simulator.landing import (
+    CHUNK_RECORDS,
+    STREAMS,
+    Landed,
+    merge_landed,
+    write_entity,
+)
 from lanhai.simulator.model import simulate_clean
+from lanhai.simulator.plan_feeds import truths as plan_truths
 from lanhai.simulator.truth import calibration_report, survival_truths, weekly_truths
 
 MANIFEST_NAME = "manifest.json"
@@ -54,9 +61,10 @@ def _task(name: str, *args):
     world = _WORLD[0]
     if name == "truths":
         weekly = weekly_truths(world)
-        return weekly, survival_truths(world), calibration_report(world, weekly)
+        return (weekly, survival_truths(world), calibration_report(world, weekly),
+                plan_truths(world))
     landing, defects, chunk_records = args
-    return write_entity(world, landing, defects, name, contract_index(name), chunk_records)
+    return write_entity(world, landing, defects, name, STREAMS.index(name), chunk_records)
 
 
 def default_workers() -> int:
@@ -170,7 +178,7 @@ def simulate(landing: Path, manifest_dir: Path, *, start: date, days: int, scale
     landed = Landed()
     for entity in entities:
         merge_landed(landed, done[entity])
-    weekly, survival, calibration = done["truths"]
+    weekly, survival, calibration, plan = done["truths"]
     manifest = {
         "params": {"start": start.isoformat(), "days": days, "scale": scale, "seed": seed,
                    "defects": defects or {}},
@@ -189,6 +197,8 @@ def simulate(landing: Path, manifest_dir: Path, *, start: date, days: int, scale
                      "in Asia/Shanghai; money in CNY; rates as fractions; null = not covered.",
             "weekly": weekly.to_dict(orient="records"),
             "first_year_survival": survival.to_dict(orient="records"),
+            # the rest of the plan's feeds (lanhai.simulator.plan_feeds.truths)
+            "plan": plan,
         },
     }
     manifest = _clean_json(manifest)

@@ -56,7 +56,19 @@ DEFECT_SPECS = {
     "spend": {"out_of_range": ("amount_cny", "-120.00"), "unknown_enum": ("channel", "billboard"),
               "malformed": None},
     "fx_rates": {"type_mismatch": ("cny_per_unit", "7,12")},
+    "assignments": {"unknown_enum": ("variant", "holdout"), "malformed": None},
+    "exposures": {"missing_required": ("user_id", None), "type_mismatch": ("exposed_at",
+                                                                          "yesterday")},
+    "listing_audits": {"unknown_enum": ("defect_type", "smells_odd"), "malformed": None},
+    "reviews": {"out_of_range": ("rating", "6"), "missing_required": ("sku_id", None),
+                "malformed": None},
+    "merchant_survey": {"out_of_range": ("score", "11")},
 }
+# Each entity's random stream (its defects, duplicates and landing order), by its place here:
+# a new contract is added at the end, so that no earlier entity's files change.
+STREAMS = ("categories", "fx_rates", "inventory", "merchants", "orders", "refunds", "shipments",
+           "skus", "spend", "users", "warehouses", "assignments", "experiments", "exposures",
+           "listing_audits", "merchant_survey", "reviews")
 EXT = {"csv": "csv", "jsonl": "jsonl", "parquet": "parquet"}
 
 
@@ -284,6 +296,34 @@ def source_rows(world: Clean, entity: str, idx=None) -> Rows:
         f.update(spend_date=fmt_day(world, t["spend_day"]),
                  pilot_category=_blank_to_none(t["pilot_category"]),
                  amount_cny=fmt_cents(t["amount_cents"]), updated_at=fmt_ts(t["updated_at"]))
+    elif entity == "experiments":
+        f = {c: _text(t[c]) for c in ("experiment_id", "name")}
+        f.update(planned_treatment_share=_fixed(t["planned_permille"], 3),
+                 planned_users_per_variant=_int_text(t["planned_users_per_variant"]),
+                 started_at=fmt_ts(t["started_at"]), ended_at=fmt_ts(t["ended_at"]),
+                 updated_at=fmt_ts(t["updated_at"]))
+    elif entity in ("assignments", "exposures"):
+        f = {"experiment_id": _text(t["experiment_id"]),
+             "user_id": _names(world.extra["user_ids"], t["_user"])}
+        if entity == "assignments":
+            f.update(variant=_text(t["variant"]), assigned_at=fmt_ts(t["assigned_at"]))
+        else:
+            f.update(exposed_at=fmt_ts(t["exposed_at"]))
+    elif entity == "listing_audits":
+        f = {"audit_id": _text(t["audit_id"]), "sku_id": _names(world.extra["sku_ids"], t["_sku"]),
+             "audited_at": fmt_ts(t["audited_at"]),
+             "matches_description": fmt_bool(t["matches_description"]),
+             "defect_type": _blank_to_none(t["defect_type"].fillna("")),
+             "updated_at": fmt_ts(t["updated_at"])}
+    elif entity == "reviews":
+        f = {"review_id": _text(t["review_id"]), "order_id": _order_ids(t["_o"].to_numpy()),
+             "sku_id": _names(world.extra["sku_ids"], t["_sku"]),
+             "rating": _int_text(t["rating"]),
+             "review_text": _blank_to_none(t["review_text"].fillna("")),
+             "created_at": fmt_ts(t["created_at"]), "updated_at": fmt_ts(t["updated_at"])}
+    elif entity == "merchant_survey":
+        f = {"merchant_id": _names(world.extra["m_ids"], t["_m"]), "quarter": _text(t["quarter"]),
+             "score": _int_text(t["score"]), "submitted_at": fmt_ts(t["submitted_at"])}
     elif entity == "fx_rates":
         f = {"rate_date": fmt_day(world, t["rate_day"]), "currency": _text(t["currency"]),
              "cny_per_unit": fmt_micro(t["micro"]), "published_at": fmt_ts(t["published_at"])}
@@ -431,6 +471,9 @@ def write_entity(world: Clean, landing: Path, defects: dict[str, float] | None, 
     c = contract(entity)
     table = world.tables[entity]
     n_clean = len(table)
+    if n_clean == 0:  # a feed that sends nothing in this window (no experiment fits in it)
+        landed.records[entity], landed.files[entity] = 0, []
+        return landed
     clean_day = table["_day"].to_numpy(dtype=np.int64).copy()
     ext = EXT[c.format]
     # Late-arriving records: events exported the next day, users a day after their order.

@@ -1161,5 +1161,10 @@ def simulate_clean(start: date, days: int, scale: str, seed: int) -> Clean:
         "sku_ids": skus.ids, "ship_warehouses": shipments.warehouses,
         "ship_carriers": shipments.carriers, "inventory_warehouses": inventory.warehouses,
         "currencies": currencies, "user_tier": cities.tier[people.city],
+        "reg_day": people.reg_day,
     }
+    # The rest of the plan's feeds, from a random stream of their own (no draw above moves)
+    from lanhai.simulator.plan_feeds import plan_feeds
+
+    world.tables.update(plan_feeds(world))
     return world

@@ -43,6 +43,28 @@ with loads as (
         to_date(updated_at) as changed_date,
         silver_loaded_at
     from {{ ref('stg_product__skus_history') }}
+    union all
+    select
+        to_date(audited_at) as changed_date,
+        silver_loaded_at
+    from {{ ref('stg_product__listing_audits') }}
+    union all
+    -- an experiment's conversions reach the week its readout concludes, after these dates
+    select
+        to_date(exposed_at) as changed_date,
+        silver_loaded_at
+    from {{ ref('stg_growth__exposures') }}
+    union all
+    select
+        to_date(assigned_at) as changed_date,
+        silver_loaded_at
+    from {{ ref('stg_growth__assignments') }}
+    union all
+    select
+        -- the readout's week is its end's (+7 days): a change reaches back to that at most
+        least(to_date(updated_at), to_date(ended_at)) as changed_date,
+        silver_loaded_at
+    from {{ ref('stg_growth__experiments') }}
 )
 
 select

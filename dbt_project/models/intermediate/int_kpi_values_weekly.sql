@@ -6,7 +6,8 @@
 -- denominator (money and counts exact in the numerator). Most come straight from a weekly
 -- KPI mart, as the registry says (conf/targets.yaml, `from`: macros/kpi_registry.sql). Cohort
 -- KPIs (LTV/CAC, first-year survival) show, in each week, the latest cohort whose window had
--- ended by the week's Sunday; merchants_in_tier counts the tiers mart's merchants per tier.
+-- ended by the week's Sunday; merchants_in_tier counts the tiers mart's merchants per tier; an
+-- A/B test's treatment conversion shows in the week its readout concludes.
 with weeks as (
     select * from {{ ref('int_weeks_covered') }}
 ),
@@ -17,6 +18,10 @@ ltv as (
 
 survival as (
     select * from {{ ref('kpi_merchant_survival_monthly') }}
+),
+
+ab_conversion as (
+    select * from {{ ref('mart_ab_conversion') }}
 ),
 
 values_union as (
@@ -77,6 +82,18 @@ values_union as (
             date_add(last_day(survival.cohort_month), 365) <= weeks.week_end_date
             and date_add(last_day(add_months(survival.cohort_month, 1)), 365)
             > weeks.week_end_date
+    union all
+    -- an A/B test's treatment conversion, in the week its readout concludes
+    select
+        concluded_week as iso_week_label,
+        'ab_treatment_conversion' as kpi,
+        'experiment' as scope_type,
+        experiment_id as scope_value,
+        conversion_rate as value,
+        cast(converted_users as decimal(38, 2)) as numerator,
+        cast(exposed_users as decimal(38, 2)) as denominator
+    from ab_conversion
+    where variant = 'treatment' and concluded_week is not null
 )
 
 select values_union.*

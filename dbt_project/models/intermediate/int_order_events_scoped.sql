@@ -35,6 +35,10 @@ dates as (
     select * from {{ ref('dim_date') }}
 ),
 
+silver_tech as (
+    select * from {{ ref('int_silver_tech_weekly') }}
+),
+
 events as (
     select
         'refund' as event_kind,
@@ -69,7 +73,7 @@ joined as (
         orders_attributes.channel,
         merchants.merchant_size,
         users.city_tier,
-        {{ segment_flags('users', 'dates.week_end_date') }}
+        {{ segment_flags('users', 'dates.week_end_date', 'silver_tech') }}
     from events
     inner join orders on events.order_id = orders.order_id
     inner join orders_attributes on events.order_id = orders_attributes.order_id
@@ -80,6 +84,10 @@ joined as (
         on
             orders.merchant_id = merchants.merchant_id
             and {{ as_of('merchants', 'events.event_at') }}
+    left join silver_tech
+        on
+            orders.user_id = silver_tech.user_id
+            and dates.week_end_date = silver_tech.week_end_date
 ),
 
 exploded as (

@@ -22,6 +22,10 @@ products as (
     select * from {{ ref('dim_products') }}
 ),
 
+silver_tech as (
+    select * from {{ ref('int_silver_tech_weekly') }}
+),
+
 joined as (
     select
         lines.order_id,
@@ -43,7 +47,7 @@ joined as (
         coalesce(products.is_smart_device, false) as is_smart_device,
         merchants.merchant_size,
         users.city_tier,
-        {{ segment_flags('users', 'dates.week_end_date') }},
+        {{ segment_flags('users', 'dates.week_end_date', 'silver_tech') }},
         lines.qty,
         lines.line_gmv_cny,
         lines.line_cogs_cny
@@ -52,6 +56,8 @@ joined as (
     left join users on lines.user_version_key = users.user_version_key
     left join merchants on lines.merchant_version_key = merchants.merchant_version_key
     left join products on lines.product_version_key = products.product_version_key
+    left join silver_tech
+        on lines.user_id = silver_tech.user_id and dates.week_end_date = silver_tech.week_end_date
 )
 
 select * from joined

@@ -18,6 +18,7 @@ orders as (
         bool_or(is_60_plus) as is_60_plus,
         bool_or(is_gen_z_pet_owner) as is_gen_z_pet_owner,
         bool_or(is_lower_tier_city) as is_lower_tier_city,
+        bool_or(is_silver_tech_enthusiast) as is_silver_tech_enthusiast,
         sum(line_gmv_cny) as order_gmv_cny
     from lines
     group by order_id

@@ -40,6 +40,10 @@ products as (
     select * from {{ ref('dim_products') }}
 ),
 
+silver_tech as (
+    select * from {{ ref('int_silver_tech_weekly') }}
+),
+
 attributed as (
     select
         keyed.window_end_date,
@@ -51,7 +55,7 @@ attributed as (
         products.pilot_category,
         merchants.merchant_size,
         users.city_tier,
-        {{ segment_flags('users', 'keyed.window_end_date') }}
+        {{ segment_flags('users', 'keyed.window_end_date', 'silver_tech') }}
     from keyed
     left join users
         on keyed.user_id = users.user_id and {{ as_of('users', 'keyed.window_end_at') }}
@@ -61,6 +65,10 @@ attributed as (
             and {{ as_of('merchants', 'keyed.window_end_at') }}
     left join products
         on keyed.sku_id = products.sku_id and {{ as_of('products', 'keyed.window_end_at') }}
+    left join silver_tech
+        on
+            keyed.user_id = silver_tech.user_id
+            and keyed.window_end_date = silver_tech.week_end_date
 ),
 
 exploded as (

@@ -71,12 +71,16 @@ users as (
     select * from {{ ref('dim_users') }}
 ),
 
+silver_tech as (
+    select * from {{ ref('int_silver_tech_weekly') }}
+),
+
 attributed as (
     select
         history.*,
         history.last_paid_date >= date_sub(history.week_end_date, 364) as is_active,
         users.city_tier,
-        {{ segment_flags('users', 'history.week_end_date') }},
+        {{ segment_flags('users', 'history.week_end_date', 'silver_tech') }},
         cast(null as string) as channel,
         cast(null as string) as merchant_size
     from history
@@ -84,6 +88,10 @@ attributed as (
         on
             history.user_id = users.user_id
             and {{ as_of('users', end_of_day('history.week_end_date')) }}
+    left join silver_tech
+        on
+            history.user_id = silver_tech.user_id
+            and history.week_end_date = silver_tech.week_end_date
 ),
 
 final as (

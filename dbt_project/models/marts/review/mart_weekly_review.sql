@@ -96,29 +96,7 @@ final as (
         judged.band_high,
         judged.baseline,
         judged.target_plan_text,
-        case
-            when judged.direction is null or judged.value is null then null
-            when judged.direction = 'higher' and judged.value >= judged.target then 'green'
-            when
-                judged.direction = 'higher'
-                and judged.value >= judged.target - 0.1 * abs(judged.target)
-                then 'amber'
-            when judged.direction = 'lower' and judged.value <= judged.target then 'green'
-            when
-                judged.direction = 'lower'
-                and judged.value <= judged.target + 0.1 * abs(judged.target)
-                then 'amber'
-            when
-                judged.direction = 'band'
-                and judged.value between judged.band_low and judged.band_high
-                then 'green'
-            when
-                judged.direction = 'band'
-                and judged.value >= judged.band_low - 0.1 * abs(judged.band_low)
-                and judged.value <= judged.band_high + 0.1 * abs(judged.band_high)
-                then 'amber'
-            else 'red'
-        end as rag
+        {{ rag('judged') }} as rag
     from judged
     cross join bounds
 )
