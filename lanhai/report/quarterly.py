@@ -18,10 +18,10 @@ import pandas as pd
 
 from lanhai import __version__
 from lanhai.config import Config
-from lanhai.report import charts, fmt
+from lanhai.report import charts
 from lanhai.report.data import ReportError, _read, table_version
 from lanhai.report.i18n import t, value_label
-from lanhai.report.render import _environment, html_to_pdf
+from lanhai.report.render import _environment, check_langs, write_languages
 
 QUARTER_RE = re.compile(r"^(\d{4})Q([1-4])$")
 TABLES = ("mart_quarterly_review", "mart_quarterly_category_growth", "mart_quarterly_ratings",
@@ -188,23 +188,15 @@ def build_quarterly_report(spark, config: Config, quarter: str | None = None,
         raise ReportError("the marts hold no complete quarter yet: run the chain first, or "
                           "name a quarter with --quarter")
     parse_quarter(quarter)
-    for lang in langs:
-        if lang not in fmt.LANGS:
-            raise ReportError(f"language {lang!r}: choose from {fmt.LANGS}")
+    check_langs(langs)
     say(f"reading the quarterly marts for {quarter}")
     d = load_quarter(spark, config, quarter)
     folder = config.path("reports") / "quarterly" / quarter
     folder.mkdir(parents=True, exist_ok=True)
     built_at = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    html_files, pdf_files = {}, {}
-    for lang in langs:
-        say(f"rendering {quarter} ({lang})")
-        path = folder / f"quarterly-review-{quarter}.{lang}.html"
-        path.write_text(render_html(d, lang, built_at), encoding="utf-8")
-        html_files[lang] = path
-        if pdf:
-            say(f"printing {path.name} to PDF")
-            pdf_files[lang] = html_to_pdf(path, path.with_suffix(".pdf"))
+    html_files, pdf_files = write_languages(
+        folder, f"quarterly-review-{quarter}", lambda lang: render_html(d, lang, built_at),
+        langs, pdf, say)
     snapshot = folder / "snapshot.json"
     snapshot.write_text(json.dumps({
         "quarter": quarter, "status": d.status, "built_at": built_at, "lanhai": __version__,

@@ -155,6 +155,28 @@ def html_to_pdf(html: Path, pdf: Path, timeout: int = 180) -> Path:
     return pdf
 
 
+def check_langs(langs: tuple[str, ...]) -> None:
+    for lang in langs:
+        if lang not in fmt.LANGS:
+            raise report_data.ReportError(f"language {lang!r}: choose from {fmt.LANGS}")
+
+
+def write_languages(folder: Path, stem: str, render, langs: tuple[str, ...], pdf: bool,
+                    say) -> tuple[dict[str, Path], dict[str, Path]]:
+    """Write `<stem>.<lang>.html` with render(lang) for each language, and print each to PDF
+    when asked; return the HTML and the PDF files by language."""
+    html_files, pdf_files = {}, {}
+    for lang in langs:
+        say(f"rendering {stem} ({lang})")
+        path = folder / f"{stem}.{lang}.html"
+        path.write_text(render(lang), encoding="utf-8")
+        html_files[lang] = path
+        if pdf:
+            say(f"printing {path.name} to PDF")
+            pdf_files[lang] = html_to_pdf(path, path.with_suffix(".pdf"))
+    return html_files, pdf_files
+
+
 def build_report(spark, config: Config, week: str | None = None,
                  langs: tuple[str, ...] = ("zh", "en"), pdf: bool = True,
                  progress=None) -> ReportFiles:
@@ -167,23 +189,14 @@ def build_report(spark, config: Config, week: str | None = None,
         raise report_data.ReportError("the marts hold no complete week yet: run the chain "
                                       "first, or name a week with --week")
     report_data.parse_week(week)
-    for lang in langs:
-        if lang not in fmt.LANGS:
-            raise report_data.ReportError(f"language {lang!r}: choose from {fmt.LANGS}")
+    check_langs(langs)
     say(f"reading the marts for {week}")
     d = report_data.load_week(spark, config, week)
     folder = config.path("reports") / week
     folder.mkdir(parents=True, exist_ok=True)
     built_at = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    html_files, pdf_files = {}, {}
-    for lang in langs:
-        say(f"rendering {week} ({lang})")
-        path = folder / f"review-{week}.{lang}.html"
-        path.write_text(render_html(d, lang, built_at), encoding="utf-8")
-        html_files[lang] = path
-        if pdf:
-            say(f"printing {path.name} to PDF")
-            pdf_files[lang] = html_to_pdf(path, path.with_suffix(".pdf"))
+    html_files, pdf_files = write_languages(
+        folder, f"review-{week}", lambda lang: render_html(d, lang, built_at), langs, pdf, say)
     published = report_data.publish(spark, config, d)
     snapshot = folder / "snapshot.json"
     snapshot.write_text(json.dumps({
