@@ -1,7 +1,7 @@
 """The A/B readout table: dbt's per-variant counts (marts.mart_ab_conversion) through
 lanhai.experiments.readout (scipy) into marts.ab_readout, one row per experiment, rewritten
-whole on every run (a few rows). The weekly review shows the readouts that concluded in its
-week; the report reads this table."""
+whole when a readout changed (a few rows) and left alone when none did. The weekly review
+shows the readouts that concluded in its week; the report reads this table."""
 
 from __future__ import annotations
 

@@ -214,6 +214,12 @@ def _experiments(rng: np.random.Generator, world: Clean) -> dict[str, pd.DataFra
     return {"experiments": experiments, "assignments": assignments, "exposures": exposures}
 
 
+def _merchant_of(world: Clean, sku: np.ndarray) -> np.ndarray:
+    """The merchant (its index in the world) of each SKU index, vectorised."""
+    ids = world.extra["sku_frame"]["merchant_id"].to_numpy()[sku]
+    return pd.Index(world.extra["m_ids"]).get_indexer(ids).astype(np.int64)
+
+
 def _size_at(world: Clean, merchant: np.ndarray, ts: np.ndarray) -> np.ndarray:
     """KA or SMB as the merchants feed says at `ts` (an SMB grows into KA at 10:00 that day)."""
     base, grow_day = world.extra["m_size"], world.extra["grow_day"]
@@ -231,9 +237,7 @@ def _listing_audits(rng: np.random.Generator, world: Clean) -> pd.DataFrame:
     sku = np.repeat(np.arange(len(skus)), n)
     day = rng.integers(0, days, len(sku))
     audited_at = t0 + day * DAY + rng.integers(9 * 3600, 18 * 3600, len(sku))
-    m_index = {m: i for i, m in enumerate(world.extra["m_ids"])}
-    merchant = np.array([m_index[m] for m in skus["merchant_id"].to_numpy()[sku]],
-                        dtype=np.int64)
+    merchant = _merchant_of(world, sku)
     ka = _size_at(world, merchant, audited_at) == "KA"
     p = np.where(second[sku], 0.65 + 0.15 * day / max(days - 1, 1), 0.93) + np.where(ka, 0.03,
                                                                                       0.0)
@@ -381,9 +385,7 @@ def _pilot_at(world: Clean, sku: np.ndarray, ts: np.ndarray) -> np.ndarray:
     """The pilot category the SKUs feed says at `ts` ("" for none): a SKU whose pilot category
     changes does so at 08:00 of its change day, when that day is after its listing day."""
     frame = world.extra["sku_frame"]
-    m_index = {m: i for i, m in enumerate(world.extra["m_ids"])}
-    merchant = np.array([m_index[m] for m in frame["merchant_id"].to_numpy()[sku]],
-                        dtype=np.int64)
+    merchant = _merchant_of(world, sku)
     listed = np.maximum(world.extra["m_onboard"][merchant], 0)
     change = frame["change_day"].to_numpy()[sku]
     changes = (change < world.days) & (change > listed)
@@ -418,10 +420,8 @@ def truths(world: Clean) -> dict:
     # listing match accuracy: the latest verdict of each audit, by the week it was done
     audits = _latest(t["listing_audits"], ["audit_id"], "updated_at")
     frame = world.extra["sku_frame"]
-    m_index = {m: i for i, m in enumerate(world.extra["m_ids"])}
     sku = audits["_sku"].to_numpy()
-    merchant = np.array([m_index[m] for m in frame["merchant_id"].to_numpy()[sku]],
-                        dtype=np.int64)
+    merchant = _merchant_of(world, sku)
     a = pd.DataFrame({
         "iso_week_label": _week_label(world, _local_day(world, audits["audited_at"].to_numpy())),
         "all": "all", "category": frame["category_l1"].to_numpy()[sku],
