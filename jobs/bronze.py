@@ -36,6 +36,7 @@ from pyspark.sql import types as T
 from lanhai.config import Config
 from lanhai.contracts import Contract, contracts
 from lanhai.crashpoints import reached
+from lanhai.landed import ensure_logs, record_landed_files
 from lanhai.pii import Keys, mask_col, protect_col
 from lanhai.spark import adopt_orphan, ddl_of, ensure_table
 
@@ -275,6 +276,7 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
     run_id = run_id or uuid.uuid4().hex[:12]
     landing = config.landing
     landing_uri = "file:" + str(landing.resolve())
+    ensure_logs(spark, config)
     results = []
     for c in ordered_contracts(entities):
         source = landing / c.landing_subdir
@@ -324,6 +326,10 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
              .option("txnAppId", app_id()).option("txnVersion", batch_id)
              .saveAsTable(table))
             reached("bronze.appended", c.entity)
+            # each file's arrival, for the freshness measure (lanhai.landed)
+            record_landed_files(spark, config, c.entity,
+                                [r[0] for r in out.select("_source_file").distinct().collect()],
+                                run_id, batch_id, f"{app_id()}:files")
             out.unpersist()
             n_files = counts["files"]
             stats["files"] += n_files
