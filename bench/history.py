@@ -19,14 +19,15 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _say(msg: str) -> None:
-    print(f"  {datetime.now():%H:%M:%S} {msg}", file=sys.stderr, flush=True)
+    # UTC: the Spark session sets this process's clock to the lake's time zone
+    print(f"  {datetime.now(UTC):%H:%M:%S} UTC {msg}", file=sys.stderr, flush=True)
 
 
 def _nodes(config) -> dict:
@@ -55,6 +56,7 @@ def _stages(config, start: date, end: date) -> dict:
     ingested = sum(r.get("rows", 0) for r in out["ingest"].get("bronze", []))
     transform = out["transform"]
     return {"start": str(start), "end": str(end), "total_s": total,
+            "load_average": [round(x, 1) for x in os.getloadavg()],
             "ingest_s": out["ingest"]["seconds"], "records": ingested,
             "gate_s": out["gate"]["seconds"], "transform_s": transform["seconds"],
             "dbt_s": transform["dbt_seconds"],
@@ -116,13 +118,14 @@ def one(scale: str, points: list[int]) -> dict:
 
 def table(res: dict) -> str:
     rows = ["| history (days) | day's records | ingest s | gate s | dbt build s (models / "
-            "tests) | fits + readout s | one more day s |",
-            "| --- | --- | --- | --- | --- | --- | --- |"]
+            "tests) | fits + readout s | one more day s | load (1, 5, 15 min) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for c in res["curve"]:
         d = c["one_more_day"]
         rows.append(f"| {c['history_days']} | {d['records']:,} | {d['ingest_s']} | "
                     f"{d['gate_s']} | {d['dbt_s']} ({d['dbt']['models_s']} / "
-                    f"{d['dbt']['tests_s']}) | {d['after_dbt_s']} | {d['total_s']} |")
+                    f"{d['dbt']['tests_s']}) | {d['after_dbt_s']} | {d['total_s']} | "
+                    f"{', '.join(map(str, d['load_average']))} |")
     return "\n".join(rows)
 
 
