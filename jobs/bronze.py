@@ -320,18 +320,17 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
             out = out.persist()
             counts = out.agg(F.count(F.lit(1)).alias("rows"),
                              F.count("_parse_error").alias("malformed"),
-                             F.countDistinct("_source_file").alias("files")).first()
+                             F.collect_set("_source_file").alias("files")).first()
             adopt_orphan(spark, table)  # a crash between a first commit and the catalog
             (out.write.format("delta").mode("append")
              .option("txnAppId", app_id()).option("txnVersion", batch_id)
              .saveAsTable(table))
             reached("bronze.appended", c.entity)
             # each file's arrival, for the freshness measure (lanhai.landed)
-            record_landed_files(spark, config, c.entity,
-                                [r[0] for r in out.select("_source_file").distinct().collect()],
-                                run_id, batch_id, f"{app_id()}:files")
+            record_landed_files(spark, config, c.entity, counts["files"], run_id, batch_id,
+                                f"{app_id()}:files")
             out.unpersist()
-            n_files = counts["files"]
+            n_files = len(counts["files"])
             stats["files"] += n_files
             stats["rows"] += counts["rows"]
             stats["malformed"] += counts["malformed"]
