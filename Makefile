@@ -9,7 +9,7 @@ export SPARK_LOCAL_IP := 127.0.0.1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: setup system venv jars datasets demo test lint unit integration bench lock clean airflow airflow-stop notebooks-clean report bench-chain bench-sim cluster-up cluster-down cluster-status test-cluster sql-server sql-server-stop
+.PHONY: setup system venv jars datasets demo test lint unit integration bench lock clean airflow airflow-stop notebooks-clean report bench-chain bench-history bench-sim cluster-up cluster-down cluster-status test-cluster sql-server sql-server-stop
 
 setup: system venv jars datasets  ## everything a new machine needs
 
@@ -93,6 +93,9 @@ TWO_SCALES := small,medium
 bench: setup  ## rows/s, dbt build, incremental vs full refresh, the DuckDB baseline (SCALES=small,medium); the whole chain embedded and on the cluster (CHAIN_SCALES=small)
 	$(BIN)/python bench/run.py --scales $(or $(SCALES),$(TWO_SCALES))
 	$(BIN)/python bench/chain.py --scales $(or $(CHAIN_SCALES),small)
+
+bench-history: setup  ## one more day through ingest, gate and dbt after 90, 180, 360 and 540 days of history (SCALE=medium; POINTS=90,180,360,540)
+	$(BIN)/python bench/history.py --scale $(or $(SCALE),medium) $(if $(POINTS),--points $(POINTS))
 
 bench-sim: setup  ## the simulator alone: records/s, memory (SCALES=small,medium; large needs ~18 GB; DIR=folder)
 	$(BIN)/python bench/simulator.py --scales $(or $(SCALES),$(TWO_SCALES)) $(if $(DIR),--dir $(DIR))

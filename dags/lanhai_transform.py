@@ -12,7 +12,9 @@ instead: one Spark application each.
 Facts and KPI marts are incremental: they take what silver loaded since their last build
 (a backfill's days included) and recompute the weeks from the earliest new business date
 (`dbt_project/README.md`). The interval the gate validated comes from its asset event and
-goes on to the `marts.weekly_review` asset. Then `customer_value` fits BG/NBD and
+goes on to the `marts.weekly_review` asset; `record_build` first notes when the build started
+(the data-quality mart's freshness: arrival in the landing zone to the first build). Then
+`customer_value` fits BG/NBD and
 Gamma-Gamma for the weeks whose customer histories dbt rebuilt (`lanhai customer-value`), and
 `ab_readout` turns each experiment's counts into its readout (`lanhai ab-readout`).
 dbt tasks run in the `spark` pool.
@@ -99,6 +101,16 @@ def lanhai_transform():
         return {"start": str(start), "end": str(end)}
 
     @task(pool=SPARK_POOL)
+    def record_build(span: dict) -> str:
+        """The build's start, for end-to-end freshness: a file is in the marts from the first
+        build that starts after bronze took it (lanhai.landed)."""
+        from lanhai.landed import record_build as record
+        from lanhai.spark import get_spark
+
+        config = load_config()
+        return record(get_spark(config), config)
+
+    @task(pool=SPARK_POOL)
     def customer_value(span: dict) -> dict:
         """BG/NBD and Gamma-Gamma for the weeks dbt's customer histories changed."""
         from lanhai.pipeline import customer_value as score
@@ -127,7 +139,7 @@ def lanhai_transform():
 
     span = interval()
     first, last = dbt_by_layer() if CONFIG.airflow.get("dbt_tasks") == "layer" else dbt_by_model()
-    span >> first
+    span >> record_build(span) >> first
     last >> customer_value(span) >> ab_readout(span) >> publish(span)
 
 

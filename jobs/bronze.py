@@ -36,6 +36,7 @@ from pyspark.sql import types as T
 from lanhai.config import Config
 from lanhai.contracts import Contract, contracts
 from lanhai.crashpoints import reached
+from lanhai.landed import ensure_logs, record_landed_files
 from lanhai.pii import Keys, mask_col, protect_col
 from lanhai.spark import adopt_orphan, ddl_of, ensure_table
 
@@ -275,6 +276,7 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
     run_id = run_id or uuid.uuid4().hex[:12]
     landing = config.landing
     landing_uri = "file:" + str(landing.resolve())
+    ensure_logs(spark, config)
     results = []
     for c in ordered_contracts(entities):
         source = landing / c.landing_subdir
@@ -318,14 +320,17 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
             out = out.persist()
             counts = out.agg(F.count(F.lit(1)).alias("rows"),
                              F.count("_parse_error").alias("malformed"),
-                             F.countDistinct("_source_file").alias("files")).first()
+                             F.collect_set("_source_file").alias("files")).first()
             adopt_orphan(spark, table)  # a crash between a first commit and the catalog
             (out.write.format("delta").mode("append")
              .option("txnAppId", app_id()).option("txnVersion", batch_id)
              .saveAsTable(table))
             reached("bronze.appended", c.entity)
+            # each file's arrival, for the freshness measure (lanhai.landed)
+            record_landed_files(spark, config, c.entity, counts["files"], run_id, batch_id,
+                                f"{app_id()}:files")
             out.unpersist()
-            n_files = counts["files"]
+            n_files = len(counts["files"])
             stats["files"] += n_files
             stats["rows"] += counts["rows"]
             stats["malformed"] += counts["malformed"]

@@ -36,6 +36,7 @@ from lanhai.conflicts import retry_on_conflict
 from lanhai.contracts import Contract, Field
 from lanhai.crashpoints import reached
 from lanhai.jobs.bronze import _app_id, ordered_contracts, run_available_now
+from lanhai.landed import ensure_logs
 from lanhai.pii import mask_col
 from lanhai.quality import QUALITY_RESULTS_COLUMNS
 from lanhai.spark import ddl_of, ensure_table
@@ -356,6 +357,7 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
     _ensure_table(spark, quarantine, QUARANTINE_COLUMNS)
     _ensure_table(spark, late_refs, LATE_REF_COLUMNS)
     _ensure_table(spark, config.table("audit", "quality_results"), QUALITY_RESULTS_COLUMNS)
+    ensure_logs(spark, config)  # the freshness logs (lanhai.landed), which dbt's sources read
     results = []
     for c in ordered_contracts(entities):
         bronze = config.table("bronze", c.entity)

@@ -48,7 +48,12 @@ OPERATIONAL = [
                                                     "order's user or merchant) was not in "
                                                     "silver yet."},
          {"name": "quality_results", "description": "Great Expectations results, one row per "
-                                                    "expectation and run."}]},
+                                                    "expectation and run."},
+         {"name": "landed_files", "description": "Each file bronze took, once: its arrival "
+                                                 "(modification time in the landing zone) "
+                                                 "and when bronze took it (lanhai.landed)."},
+         {"name": "mart_builds", "description": "When each build of the marts started "
+                                                "(lanhai.landed.record_build)."}]},
     {"name": "quarantine", "schema": "quarantine",
      "description": "Records that broke a contract rule.",
      "tables": [{"name": "records", "description": "One row per quarantined record: rule, "

@@ -71,10 +71,15 @@ def gate(config: Config, start: date, end: date, say: Callable[[str], None]) -> 
 
 def transform(config: Config, start: date, end: date, say: Callable[[str], None]) -> dict:
     from lanhai.dbt import PRODUCTION_FLAGS, run_dbt
+    from lanhai.landed import record_build
+    from lanhai.spark import get_spark
 
+    record_build(get_spark(config), config)  # the freshness measure's build start
+    began = time.perf_counter()
     if not run_dbt(config, ["build", *PRODUCTION_FLAGS]):
         raise StageFailed(f"dbt build failed: see {config.path('dbt') / 'logs'}")
-    return {"dbt": "build", "customer_value": customer_value(config, say),
+    return {"dbt": "build", "dbt_seconds": round(time.perf_counter() - began, 1),
+            "customer_value": customer_value(config, say),
             "ab_readout": ab_readout(config, say)}
 
 

@@ -186,6 +186,28 @@ def test_the_weekly_review_shows_the_eco_packaging_test_in_the_week_it_concluded
     assert 'data-kpi="ab_treatment_conversion"' in html   # in the table of targets too
 
 
+def test_the_quarters_survival_cohorts_equal_the_planted_truth(built, config):
+    """Each cohort whose first year is over shows in the quarter its day 365 falls in, with
+    the simulator's survivors and merchants; the quarter's KPI pools its cohorts."""
+    from datetime import date, timedelta
+
+    mart = _mart(config, "mart_quarterly_survival")
+    truth = {t["cohort_month"]: t for t in built["manifest"]["truth"]["first_year_survival"]}
+    assert truth and {str(m)[:7] for m in mart.cohort_month} == set(truth)
+    for r in mart.itertuples():
+        t = truth[str(r.cohort_month)[:7]]
+        assert (r.survivors, r.merchants) == (t["survivors"], t["merchants"])
+        month = date.fromisoformat(str(r.cohort_month)[:10])
+        nxt = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+        concluded = nxt - timedelta(days=1) + timedelta(days=365)
+        assert r.quarter_label == f"{concluded.year}Q{(concluded.month - 1) // 3 + 1}"
+    review = _mart(config, "mart_quarterly_review")
+    pooled = review[review.kpi == "quarter_first_year_survival"].set_index("quarter_label")
+    for q, g in mart.groupby("quarter_label"):
+        assert int(pooled.loc[q, "numerator"]) == g.survivors.sum()
+        assert int(pooled.loc[q, "denominator"]) == g.merchants.sum()
+
+
 def test_the_quarterly_review_mart_and_report(built, config, spark, tmp_path_factory):
     from test_report import parse
 
@@ -217,3 +239,49 @@ def test_the_quarterly_review_mart_and_report(built, config, spark, tmp_path_fac
         for key in ("q_title", "q_headline", "q_growth", "q_feedback", "q_merchants"):
             assert TEXT[key][lang] in text, (key, lang)
         assert files.html[lang].read_text(encoding="utf-8").count("<svg") >= 3
+
+
+def test_freshness_per_week_and_table_equals_the_audit_logs(built, config):
+    """Every file bronze took is in audit.landed_files once, with its arrival; the data-quality
+    mart's median and 95th percentile per landing week and entity equal the minutes from
+    arrival to the first build that started after bronze took the file, computed here."""
+    import numpy as np
+
+    audit = config.lake / f"{config.db('audit')}.db"
+    def utc(df: pd.DataFrame, *cols: str) -> pd.DataFrame:
+        for c in cols:
+            df[c] = pd.to_datetime(df[c], utc=True).dt.tz_localize(None)
+        return df
+
+    landed = utc(DeltaTable(str(audit / "landed_files")).to_pandas(), "file_modified_at",
+                 "ingested_at")
+    builds = utc(DeltaTable(str(audit / "mart_builds")).to_pandas(), "started_at")
+    assert not landed.duplicated(["entity", "source_file"]).any()
+    bronze = config.lake / f"{config.db('bronze')}.db"
+    for entity in landed.entity.unique():
+        files = set(DeltaTable(str(bronze / entity)).to_pandas(columns=["_source_file"])
+                    ._source_file)
+        assert files == set(landed[landed.entity == entity].source_file), entity
+    assert landed.file_modified_at.notna().all()
+    starts = np.sort(builds.started_at.to_numpy())
+    assert len(starts) >= 2
+    at = np.searchsorted(starts, landed.ingested_at.to_numpy(), side="left")
+    built_files = landed[at < len(starts)].copy()
+    assert len(built_files) == len(landed)      # every file ingested before the last build
+    built_files["first"] = starts[at[at < len(starts)]]
+    assert (built_files.file_modified_at <= built_files.ingested_at).all()
+    built_files["minutes"] = (built_files["first"] - built_files.file_modified_at
+                              ).dt.total_seconds() / 60
+    iso = pd.to_datetime(built_files.landing_date).dt.isocalendar()
+    built_files["week"] = iso.year.astype(str) + "-W" + iso.week.astype(str).str.zfill(2)
+    mart = _mart(config, "mart_data_quality_weekly").set_index(["iso_week_label", "entity"])
+    checked = 0
+    for (week, entity), g in built_files.groupby(["week", "entity"]):
+        row = mart.loc[(week, entity)]
+        assert row.files_built == len(g)
+        assert math.isclose(row.freshness_p50_minutes, np.percentile(g.minutes, 50),
+                            rel_tol=1e-9, abs_tol=1e-6)
+        assert math.isclose(row.freshness_p95_minutes, np.percentile(g.minutes, 95),
+                            rel_tol=1e-9, abs_tol=1e-6)
+        checked += 1
+    assert checked > 500

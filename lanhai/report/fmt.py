@@ -74,6 +74,16 @@ def points(fraction: float | None, lang: str) -> str:
     return change(float(fraction) * 100, "pp", lang)
 
 
+def minutes(value: float | None, lang: str) -> str:
+    """A duration in minutes: 12.34 -> '12.3 min' / '12.3分钟'; hours beyond 2 hours."""
+    if _missing(value):
+        return "–"
+    v = float(value)
+    if v >= 120:
+        return f"{v / 60:.1f}" + ("小时" if lang == "zh" else " h")
+    return f"{v:.1f}" + ("分钟" if lang == "zh" else " min")
+
+
 def p_value(p: float | None) -> str:
     """A p-value to three significant digits ('<0.001' below that)."""
     if _missing(p):

@@ -46,6 +46,10 @@ TEXT: dict[str, dict[str, str]] = {
     "critical": {"zh": "严重失败", "en": "Critical failures"},
     "warnings": {"zh": "警告", "en": "Warnings"},
     "latest_data": {"zh": "最新数据日期", "en": "Latest data"},
+    "freshness": {"zh": "时效（中位数 / P95）", "en": "Freshness (median / p95)"},
+    "freshness_note": {"zh": "时效：文件到达落地区至首次纳入数据集市构建（构建开始）的时间。",
+                       "en": "Freshness: from a file's arrival in the landing zone to the start "
+                             "of the first build of the marts that included it."},
     "restated": {"zh": "已发布数值的更正", "en": "Published values since restated"},
     "restated_note": {"zh": "此前周报已发布、其后因迟到文件或数据更正而改变的数值（每项取最近一次发布）。",
                       "en": "Values an earlier review published that have changed since (late "

@@ -27,7 +27,10 @@ def scratch_lake(spark, config, root, prefix: str):
 
 
 LOAD_TIMES = ("_ingested_at", "_silver_loaded_at", "_run_id", "run_id", "started_at",
-              "finished_at", "quarantined_at")
+              "finished_at", "quarantined_at",
+              # audit.landed_files: when bronze took a file, and when the file was written to
+              # this lake's landing zone (two lakes' copies of a file differ in that)
+              "ingested_at", "file_modified_at")
 
 
 def table_rows(spark, own, skip=LOAD_TIMES) -> dict[str, list]:

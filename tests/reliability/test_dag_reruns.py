@@ -23,7 +23,8 @@ pytestmark = pytest.mark.integration
 # gate, the transform and the review.
 RERUN = ("lanhai_ingest_transaction", "lanhai_quality", "lanhai_transform",
          "lanhai_weekly_review")
-RUN_LOGS = {"ingest_runs", "quality_results", "pipeline_runs", "published_kpis", "erasures"}
+RUN_LOGS = {"ingest_runs", "quality_results", "pipeline_runs", "published_kpis", "erasures",
+            "mart_builds", "landed_files"}
 
 
 def _content(spark, config) -> dict[str, tuple[int, int]]:

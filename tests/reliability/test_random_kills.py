@@ -26,7 +26,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from reliability_lake import LAYERS, scratch_lake
+from reliability_lake import LAYERS, LOAD_TIMES, scratch_lake
 
 pytestmark = pytest.mark.integration
 
@@ -34,8 +34,7 @@ KILLS = 2
 SEED = 20261203
 ENTITIES = ("fx_rates", "users", "orders")  # with orders: order_items, late references
 JVM_START_S = 15  # a `lanhai ingest` process's start before its first Spark job (about)
-SKIP = {"_ingested_at", "_silver_loaded_at", "_run_id", "run_id", "started_at", "finished_at",
-        "quarantined_at", "flagged_at", "_batch_id", "bronze_batch_id", "batch_id"}
+SKIP = {*LOAD_TIMES, "flagged_at", "_batch_id", "bronze_batch_id", "batch_id"}
 
 
 def _env(data_dir: Path) -> dict[str, str]:

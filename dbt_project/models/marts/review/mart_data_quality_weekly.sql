@@ -1,6 +1,8 @@
 -- Data quality per ISO week (of the landing date) and entity, for the weekly review: rows and
 -- files landed, rows quarantined, late references flagged and still unresolved, the checks
--- of the latest quality-gate run covering the week, and the latest data landed so far. Rules
+-- of the latest quality-gate run covering the week, the latest data landed so far, and the
+-- end-to-end freshness of the week's files (median and 95th percentile, arrival in the
+-- landing zone to the first build of the marts: int_file_freshness). Rules
 -- are in mart_quarantine_rules_weekly.
 with landed as (
     select * from {{ ref('stg_bronze__records') }}
@@ -121,6 +123,20 @@ checks_by_week as (
     group by iso_week_label, entity
 ),
 
+-- end-to-end freshness of the week's files (by landing date): arrival to the first build
+freshness_by_week as (
+    select
+        dates.iso_week_label,
+        freshness.entity,
+        count(freshness.first_build_at) as files_built,
+        percentile(freshness.freshness_seconds, 0.5) / 60 as freshness_p50_minutes,
+        percentile(freshness.freshness_seconds, 0.95) / 60 as freshness_p95_minutes
+    from {{ ref('int_file_freshness') }} as freshness
+    inner join dates on freshness.landing_date = dates.date_day
+    where freshness.first_build_at is not null
+    group by dates.iso_week_label, freshness.entity
+),
+
 latest as (
     select
         entity,
@@ -170,7 +186,10 @@ final as (
         coalesce(checks_by_week.quality_critical_failures, 0) as quality_critical_failures,
         coalesce(checks_by_week.quality_warnings, 0) as quality_warnings,
         latest.latest_landing_date,
-        latest.latest_ingested_at
+        latest.latest_ingested_at,
+        coalesce(freshness_by_week.files_built, 0) as files_built,
+        freshness_by_week.freshness_p50_minutes,
+        freshness_by_week.freshness_p95_minutes
     from keys
     left join entities on keys.entity = entities.entity
     left join landed_by_week
@@ -189,6 +208,10 @@ final as (
         on
             keys.iso_week_label = checks_by_week.iso_week_label
             and keys.entity = checks_by_week.entity
+    left join freshness_by_week
+        on
+            keys.iso_week_label = freshness_by_week.iso_week_label
+            and keys.entity = freshness_by_week.entity
     left join latest on keys.entity = latest.entity
 )
 

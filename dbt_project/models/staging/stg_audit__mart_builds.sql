@@ -1,0 +1,13 @@
+with source as (
+    select * from {{ source('audit', 'mart_builds') }}
+),
+
+renamed as (
+    select
+        build_id,
+        started_at,
+        kind
+    from source
+)
+
+select * from renamed
