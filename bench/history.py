@@ -7,7 +7,8 @@ production runs it, the customer-value fits, the A/B readout; timed but not the 
 land day N + 1 alone and run the same stages over that day: that run is the point of the curve.
 A flat curve means a day costs what the day costs, whatever the history behind it.
 
-Results are printed as a table and written to bench/results/history-<timestamp>.json.
+Results are printed as a table and written to bench/results/history-<timestamp>.json (and
+each point, as it is measured, to history-points.json in the data folder).
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ def one(scale: str, points: list[int]) -> dict:
              f"dbt {point['dbt_s']}, then {point['after_dbt_s']}")
         curve.append({"history_days": n_days, "day": str(day), "files": files,
                       "catch_up": catch_up, "one_more_day": point})
+        # each point as it is measured: a long run that is stopped keeps its points so far
+        (config.data_dir / "history-points.json").write_text(json.dumps(curve, indent=1))
         landed_to = day
     return {"scale": scale, "records": result.rows, "simulate_s": simulate_s, "curve": curve}
 
