@@ -110,7 +110,8 @@ def one(scale: str, points: list[int]) -> dict:
         _say(f"one more day after {n_days} days: {day} ({files} files)")
         point = _stages(config, day, day)
         _say(f"  {point['total_s']} s: ingest {point['ingest_s']}, gate {point['gate_s']}, "
-             f"dbt {point['dbt_s']}, then {point['after_dbt_s']}")
+             f"dbt {point['dbt_s']}, then {point['after_dbt_s']} "
+             f"(load {point['load_average']})")
         curve.append({"history_days": n_days, "day": str(day), "files": files,
                       "catch_up": catch_up, "one_more_day": point})
         # each point as it is measured: a long run that is stopped keeps its points so far

@@ -204,7 +204,10 @@ def _scopes(spark: SparkSession, config: Config, weeks: list[str]) -> DataFrame:
     scopes = (spark.table(f"{marts}.{HISTORY}").where(F.col("iso_week_label").isin(weeks))
               .select("iso_week_label", "user_id", F.explode("scopes").alias("scope")))
     covered = F.count("purchases_next_90d") == F.count("*")
-    return (customers.join(scopes, ["iso_week_label", "user_id"])
+    # a sort-merge join: at `medium` a catch-up's 26 weeks of customers are millions of rows,
+    # and a broadcast of either side (with its dynamic-pruning subquery) ran the driver out of
+    # its 6 GB heap (bench-history, 2026-12-05)
+    return (customers.hint("merge").join(scopes, ["iso_week_label", "user_id"])
             .groupBy(*WEEK_KEYS, F.col("scope.scope_type").alias("scope_type"),
                      F.col("scope.scope_value").alias("scope_value"))
             .agg(F.count("*").alias("active_customers"),
