@@ -530,6 +530,20 @@ def dbt_sources() -> None:
     console.print(f"wrote {DICTIONARY}")
 
 
+def _unpin_log_handlers(stream) -> None:
+    """Point every logging handler that a library made on `stream` (the redirected stderr, about
+    to be closed) at this process's stderr: py4j logs as the interpreter exits, and a handler
+    left on a closed stream prints "--- Logging error ---" under the demo's output."""
+    import logging
+    import sys
+
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            if isinstance(handler, logging.StreamHandler) and handler.stream is stream:
+                handler.setStream(sys.stderr)
+
+
 @contextlib.contextmanager
 def logs_to_file(path):
     """Send everything this process and the processes it starts write to stdout and stderr
@@ -562,6 +576,7 @@ def logs_to_file(path):
             os.dup2(saved[1], 2)
             for fd in saved:
                 os.close(fd)
+            _unpin_log_handlers(text)
             console.file = previous
             terminal.close()
 

@@ -27,6 +27,30 @@ def test_the_demo_logs_go_to_a_file_and_its_stages_to_the_terminal(tmp_path, cap
     assert "after" in capfd.readouterr().out
 
 
+def test_a_log_handler_made_during_the_demo_still_writes_after_it(tmp_path, capfd):
+    """A logging handler that a library made on the redirected stderr inside `logs_to_file`
+    (py4j's, Airflow's) used to keep that stream, closed when the demo ended: py4j's last
+    message at exit printed "--- Logging error --- ValueError: I/O operation on closed file"
+    under the demo's output. After the demo such a handler writes to stderr."""
+    import logging
+    import sys
+
+    from lanhai import cli
+
+    logger = logging.getLogger("lanhai.test.late")
+    logger.propagate = False
+    try:
+        with cli.logs_to_file(tmp_path / "demo.log"):
+            handler = logging.StreamHandler(sys.stderr)  # what a library's basicConfig does
+            logger.addHandler(handler)
+        logger.warning("closing down clientserver connection")
+        err = capfd.readouterr().err
+        assert "Logging error" not in err
+        assert "closing down clientserver connection\n" in err
+    finally:
+        logger.handlers.clear()
+
+
 def test_after_the_demo_logs_the_console_follows_stdout_again(tmp_path):
     """`logs_to_file` gives the console back its own setting (follow sys.stdout), not the
     stream that was sys.stdout when it began: that one may be closed since (a test runner's
