@@ -1,10 +1,11 @@
 """What one more day costs as history grows (issue 15.2): `make bench-history`.
 
-One process, one data folder, from an empty lake: simulate `max(points) + 1` days at a scale,
-then for each point N (90, 180, 360, 540 by default) land the days up to N, catch the lake
-up with the daily run's own stages (ingest, the quality gate, the transform: `dbt build` as
-production runs it, the customer-value fits, the A/B readout; timed but not the figure), then
-land day N + 1 alone and run the same stages over that day: that run is the point of the curve.
+One process, one data folder, from an empty lake: simulate the profile's days (540) and one
+more (or `max(points) + 1` if more) at a scale, then for each point N (90, 180, 360, 540 by
+default) land the days up to N, catch the lake up with the daily run's own stages (ingest,
+the quality gate, the transform: `dbt build` as production runs it, the customer-value fits,
+the A/B readout; timed but not the figure), then land day N + 1 alone and run the same stages
+over that day: that run is the point of the curve.
 A flat curve means a day costs what the day costs, whatever the history behind it.
 
 Results are printed as a table and written to bench/results/history-<timestamp>.json (and
@@ -72,7 +73,10 @@ def one(scale: str, points: list[int]) -> dict:
     config = load_config()
     sim = config.raw["simulator"]
     start = date.fromisoformat(sim["start"])
-    days = max(points) + 1
+    # the scale's orders are spread over the simulated days: simulate the profile's days (one
+    # more, so that its last day can be a point) whatever the points, so that a day's volume
+    # is the same in every run of the bench
+    days = max(sim["days"], *points) + 1
     _say(f"simulating {scale}, {days} days")
     began = time.perf_counter()
     result = simulate(config.landing, config.path("simulator"), start=start, days=days,
