@@ -32,23 +32,10 @@ def _say(msg: str) -> None:
     print(f"  {datetime.now(UTC):%H:%M:%S} UTC {msg}", file=sys.stderr, flush=True)
 
 
-def _nodes(config) -> dict:
-    """Summed dbt node times of the last invocation: models, data tests, and the slowest."""
-    nodes = json.loads((config.path("dbt") / "target" / "run_results.json")
-                       .read_text())["results"]
-
-    def total(kind: str) -> float:
-        return round(sum(n["execution_time"] for n in nodes
-                         if n["unique_id"].split(".")[0] == kind), 1)
-
-    slowest = sorted(nodes, key=lambda n: -n["execution_time"])[:6]
-    return {"nodes": len(nodes), "models_s": total("model"), "tests_s": total("test"),
-            "slowest": {n["unique_id"].split(".", 2)[2]: round(n["execution_time"], 1)
-                        for n in slowest}}
-
-
 def _stages(config, start: date, end: date) -> dict:
     """The daily run's stages over [start, end], each timed (lanhai.pipeline)."""
+    from run import _dbt_breakdown  # bench/run.py, beside this script
+
     from lanhai import pipeline
 
     began = time.perf_counter()
@@ -63,7 +50,7 @@ def _stages(config, start: date, end: date) -> dict:
             "gate_s": out["gate"]["seconds"], "transform_s": transform["seconds"],
             "dbt_s": transform["dbt_seconds"],
             "after_dbt_s": round(transform["seconds"] - transform["dbt_seconds"], 1),
-            "dbt": _nodes(config)}
+            "dbt": _dbt_breakdown(config)}
 
 
 def one(scale: str, points: list[int]) -> dict:
