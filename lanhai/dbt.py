@@ -67,7 +67,8 @@ def profiles(config: Config) -> dict[str, Any]:
 
     return {"lanhai": {"target": config.profile, "outputs": {config.profile: {
         "type": "spark", "method": "session", "host": "localhost",
-        "schema": config.db("marts"), "threads": 1,
+        "schema": config.db("marts"),
+        "threads": int(config.raw.get("dbt", {}).get("threads", 1)),
         "server_side_parameters": spark_conf(config),
     }}}}
 

@@ -1,3 +1,6 @@
+{{ config(materialized='table') }}
+-- A table, rebuilt whole by every run (a few hundred rows): each weekly mart and its tests read
+-- it, and as a view each of those reads scanned every order for its first and last date.
 -- The ISO weeks the data covers, with the first and last day of data (windows before the first
 -- are not covered, nor a look ahead past the last).
 -- PLAN.md: a week is covered when the data reaches its Sunday; the week in progress is not
