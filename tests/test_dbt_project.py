@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import STOPPED_AFTER, incremental_tables
 
@@ -222,8 +224,10 @@ def test_an_incremental_window_kpi_reads_only_the_days_its_weeks_need(built, spa
         return len(line) - len(line.lstrip(" :+-"))
 
     explode = [i for i, x in enumerate(lines) if "Generate explode(sequence(" in x]
-    bound = [i for i, x in enumerate(lines) if "Filter" in x and "paid_date" in x
-             and "date_sub(scalar-subquery" in x]
+    # recompute_from() is a date literal queried when dbt runs (or compiles) the model: the
+    # bound is a constant date, which Delta can also use to skip files
+    bound = [i for i, x in enumerate(lines) if "Filter" in x
+             and re.search(r"paid_date#\d+ >= \d{4}-\d\d-\d\d\b", x)]
     assert len(explode) == 1 and bound, optimized
     assert any(i > explode[0] and depth(lines[i]) > depth(lines[explode[0]]) for i in bound), \
         optimized
