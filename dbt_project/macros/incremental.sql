@@ -50,7 +50,7 @@ date '{{ recompute_from_value() }}'
   recomputes no week: every such mart keeps its rows to the weeks (or cohorts) recompute_from
   reaches (is_published_week, is_changed_cohort, is_changed_week), and the run would overwrite
   no partition. dbt-spark's insert_overwrite statement is then replaced by a no-op, so a rerun
-  costs the temporary view's analysis instead of the whole query and a Delta commit.
+  costs the temporary view's analysis instead of planning and running the whole query.
 #}
 {% macro get_insert_overwrite_sql(source_relation, target_relation, existing_relation) %}
 {%- if 'recompute_from' in model.raw_code
