@@ -15,19 +15,21 @@
   The earliest business date loaded into silver since this model was last built, as a date
   literal: queried once per model when dbt runs it (a scalar subquery in every scan would keep
   Delta from skipping files by date, and be evaluated again in each of them). 9999-12-31 when
-  nothing was loaded since: no week to recompute (skip_if_nothing_to_recompute).
+  nothing was loaded since: no week to recompute (get_insert_overwrite_sql below). When dbt
+  only parses, the query itself stands in for the date.
 #}
 {% macro recompute_from() -%}
-{%- set changes = ref('int_changes') -%}
 {%- if execute and is_incremental() -%}
 date '{{ recompute_from_value() }}'
 {%- else -%}
-(
-    select coalesce(min(changed_date), date '9999-12-31')
-    from {{ changes }}
-    where silver_loaded_at > (select max(dbt_built_at) from {{ this }})
-)
+({{ recompute_from_query() }})
 {%- endif -%}
+{%- endmacro %}
+
+{% macro recompute_from_query() -%}
+select coalesce(min(changed_date), date '9999-12-31')
+from {{ ref('int_changes') }}
+where silver_loaded_at > (select max(dbt_built_at) from {{ this }})
 {%- endmacro %}
 
 {# recompute_from's date as text (yyyy-mm-dd), queried once per model and dbt invocation. #}
@@ -35,11 +37,7 @@ date '{{ recompute_from_value() }}'
 {%- set cache = graph.setdefault('lanhai_recompute_from', {}) -%}
 {%- set key = invocation_id ~ ':' ~ this -%}
 {%- if key not in cache -%}
-    {%- set query -%}
-        select cast(coalesce(min(changed_date), date '9999-12-31') as string)
-        from {{ ref('int_changes') }}
-        where silver_loaded_at > (select max(dbt_built_at) from {{ this }})
-    {%- endset -%}
+    {%- set query = 'select cast((' ~ recompute_from_query() ~ ') as string)' -%}
     {%- do cache.update({key: run_query(query).columns[0].values()[0]}) -%}
 {%- endif -%}
 {{- cache[key] -}}
