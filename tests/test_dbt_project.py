@@ -234,19 +234,23 @@ def test_an_incremental_window_kpi_reads_only_the_days_its_weeks_need(built, spa
 
 
 @pytest.mark.integration
-def test_a_mart_with_nothing_loaded_since_its_build_skips_its_overwrite(built, config):
+def test_a_mart_with_nothing_loaded_since_its_build_skips_its_overwrite(built, spark, config):
     """A second incremental run with nothing loaded into silver in between recomputes no week:
     the mart's `insert overwrite` (planning the whole query, reading the facts) is replaced
-    by a no-op statement (get_insert_overwrite_sql, dbt_project/macros/incremental.sql)."""
+    by a no-op statement (get_insert_overwrite_sql, dbt_project/macros/incremental.sql), and
+    the query it skipped, run here, would indeed have written no row."""
     from lanhai.dbt import run_dbt
 
-    main = (config.path("dbt") / "target" / "run" / "lanhai" / "models" / "marts" / "kpi"
-            / "kpi_gmv_weekly.sql")
+    target = config.path("dbt") / "target"
+    main = target / "run" / "lanhai" / "models" / "marts" / "kpi" / "kpi_gmv_weekly.sql"
     for _ in range(2):  # the first brings the mart up to date, whatever the tests before did
         main.unlink(missing_ok=True)
         assert run_dbt(config, ["run", "--select", "kpi_gmv_weekly"])
     sql = main.read_text(encoding="utf-8")
     assert "nothing to recompute" in sql and "insert overwrite" not in sql, sql
+    skipped = (target / "compiled" / "lanhai" / "models" / "marts" / "kpi"
+               / "kpi_gmv_weekly.sql").read_text(encoding="utf-8")
+    assert spark.sql(skipped).count() == 0
 
 
 def _business_dates(path):

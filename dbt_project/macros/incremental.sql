@@ -51,28 +51,18 @@ where silver_loaded_at > (select max(dbt_built_at) from {{ this }})
   costs the temporary view's analysis instead of planning and running the whole query.
 #}
 {% macro get_insert_overwrite_sql(source_relation, target_relation, existing_relation) %}
-{%- if 'recompute_from' in model.raw_code
-      or 'is_published_week' in model.raw_code
-      or 'is_changed_cohort' in model.raw_code
-      or 'is_changed_week' in model.raw_code -%}
-    {%- if recompute_from_value() == '9999-12-31' -%}
-        {%- do log(this ~ ': nothing loaded since its last build, no week to recompute', info=true) -%}
-        select 'nothing to recompute' as lanhai_incremental
-    {%- else -%}
-        {{ spark__get_insert_overwrite_sql_base(source_relation, target_relation, existing_relation) }}
-    {%- endif -%}
+{%- set follows_the_rule = ['recompute_from', 'is_published_week', 'is_changed_cohort',
+                            'is_changed_week'] | select('in', model.raw_code) | list -%}
+{%- if follows_the_rule and recompute_from_value() == '9999-12-31' -%}
+    {%- do log(this ~ ': nothing loaded since its last build, no week to recompute', info=true) -%}
+    select 'nothing to recompute' as lanhai_incremental
 {%- else -%}
-    {{ spark__get_insert_overwrite_sql_base(source_relation, target_relation, existing_relation) }}
-{%- endif -%}
-{% endmacro %}
-
-{# dbt-spark's own insert_overwrite statement (dbt/include/spark/.../strategies.sql), for Delta. #}
-{% macro spark__get_insert_overwrite_sql_base(source_relation, target_relation, existing_relation) %}
+    {#- dbt-spark's own statement (dbt/include/spark/.../strategies.sql), for Delta -#}
     {%- set dest_columns = adapter.get_columns_in_relation(target_relation) -%}
-    {%- set dest_cols_csv = dest_columns | map(attribute='quoted') | join(', ') -%}
     insert overwrite table {{ target_relation }}
     {{ partition_cols(label="partition") }}
-    select {{ dest_cols_csv }} from {{ source_relation }}
+    select {{ dest_columns | map(attribute='quoted') | join(', ') }} from {{ source_relation }}
+{%- endif -%}
 {% endmacro %}
 
 {# The silver load time up to which a fact has taken rows. #}
