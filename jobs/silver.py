@@ -294,14 +294,57 @@ def _ensure_table(spark: SparkSession, name: str, ddl: str) -> None:
     ensure_table(spark, name, ddl)
 
 
+def _upsert(spark: SparkSession, table: str, inserts: DataFrame, updates: DataFrame,
+            keys: list[str], version: str, tag: str, app_id: str, batch_id: int,
+            counts: tuple[int, int], done: dict[str, Row], replay: bool,
+            point: str, entity: str) -> dict[str, int]:
+    """Write a micro-batch's new keys and newer versions to a silver table; return what was
+    inserted and updated.
+
+    Rows classified `insert` (a key silver did not have) are appended: no join with the table,
+    the engine's own write speed, and idempotent by Delta's (txnAppId, txnVersion). The
+    `update`s are MERGEd (`_merge`); `point` is the commit point between the two. Both
+    commits carry `tag`; `done` holds the commits of this
+    batch a crashed run had already made (by operation: WRITE, MERGE), whose own metrics are
+    counted and which are not written again."""
+    n_inserts, n_updates = counts
+    inserted = updated = 0
+    if n_inserts:
+        if "WRITE" in done:
+            inserted = int(done["WRITE"]["operationMetrics"]["numOutputRows"])
+        else:
+            if not spark.catalog.tableExists(table):
+                _ensure_table(spark, table, ddl_of(inserts))
+            before = _version(spark, table) if replay else None
+            (inserts.write.format("delta").mode("append").option("txnAppId", app_id)
+             .option("txnVersion", batch_id).option("userMetadata", tag).saveAsTable(table))
+            # Delta's own count of the rows appended (so that the audit's identity stays a
+            # check); none when Delta skipped the append as one it had seen (a replayed batch
+            # whose crashed run made it while the catalog had lost the table: `done` is empty)
+            wrote = tagged_commits(spark, table, tag)["WRITE"]
+            inserted = (int(wrote["operationMetrics"]["numOutputRows"])
+                        if before is None or wrote["version"] > before else 0)
+        reached(point, entity)
+    if n_updates:
+        m = _merge(spark, table, updates, keys, version, tag, done.get("MERGE"))
+        inserted += m["inserted"]
+        updated = m["updated"]
+    return {"inserted": inserted, "updated": updated}
+
+
+def _version(spark: SparkSession, table: str) -> int:
+    return DeltaTable.forName(spark, table).history(1).first()["version"]
+
+
 def _merge(spark: SparkSession, table: str, source: DataFrame, keys: list[str],
            version: str, tag: str, done: Row | None = None) -> dict[str, int]:
     """MERGE newer versions into a silver table; return Delta's own insert/update metrics.
 
     Idempotent (a row is updated only by a newer version), so a MERGE that conflicts with
-    another writer's commit is run again on the new snapshot (lanhai.conflicts). The commit
-    carries `tag` (the micro-batch) as its user metadata; `done` is that commit when a crash
-    came after it, and then its own metrics are returned and nothing is merged again."""
+    another writer's commit is run again on the new snapshot (lanhai.conflicts). A row whose
+    key is gone by then (an erasure) is inserted. The commit carries `tag` (the micro-batch)
+    as its user metadata; `done` is that commit when a crash came after it, and then its own
+    metrics are returned and nothing is merged again."""
     if done is not None:
         m = done["operationMetrics"]
         return {"inserted": int(m["numTargetRowsInserted"]),
@@ -326,14 +369,20 @@ def _merge(spark: SparkSession, table: str, source: DataFrame, keys: list[str],
             "updated": int(metrics["num_updated_rows"])}
 
 
-def tagged_commit(spark: SparkSession, table: str, tag: str) -> Row | None:
-    """The commit of `table` that carries `tag`, among its last few, if there is one."""
+def tagged_commits(spark: SparkSession, table: str, tag: str) -> dict[str, Row]:
+    """The commits of `table` that carry `tag`, among its last few, by operation."""
     if not spark.catalog.tableExists(table):
-        return None
+        return {}
     found = (DeltaTable.forName(spark, table).history(20)
              .where(F.col("userMetadata") == tag)
-             .select("version", "operationMetrics").collect())
-    return found[0] if found else None
+             .select("version", "operation", "operationMetrics").collect())
+    return {r["operation"]: r for r in reversed(found)}  # the latest of each operation
+
+
+def tagged_commit(spark: SparkSession, table: str, tag: str) -> Row | None:
+    """The latest commit of `table` that carries `tag`, among its last few, if there is one."""
+    found = tagged_commits(spark, table, tag)
+    return max(found.values(), key=lambda r: r["version"]) if found else None
 
 
 def _references(c: Contract) -> list[tuple[str, str, str]]:
@@ -422,9 +471,10 @@ def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: Data
     the history are those of a run that never crashed."""
     table = config.table("silver", c.entity)
     tag = f"{app_id}:{batch_id}"
-    merged = tagged_commit(spark, table, tag) if replay else None
-    if merged is not None:
-        target = spark.sql(f"select * from {table} version as of {merged['version'] - 1}")
+    done = tagged_commits(spark, table, tag) if replay else {}
+    if done:  # silver as it was before the crashed run's first write of this batch
+        first = min(r["version"] for r in done.values())
+        target = spark.sql(f"select * from {table} version as of {first - 1}")
     else:
         target = spark.table(table) if spark.catalog.tableExists(table) else None
     checked = check_rules(batch, c).persist()
@@ -495,12 +545,17 @@ def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: Data
         reached("silver.quarantined", c.entity)
     to_write = winners.where("_outcome in ('insert', 'update')").withColumn(
         "_silver_loaded_at", F.current_timestamp())
-    rows = to_write.drop("_outcome", "_missing_refs")
-    items, items_table = None, config.table("silver", "order_items")
+    new, newer = (to_write.where(f"_outcome = '{o}'").drop("_outcome", "_missing_refs")
+                  for o in ("insert", "update"))
+    n = (counts.get("insert", 0), counts.get("update", 0))
+    items_table = config.table("silver", "order_items")
+    new_items = newer_items = None
     if c.entity == "orders":
-        items = order_items(rows, c).withColumn("_silver_loaded_at", F.current_timestamp())
-        rows = rows.drop("_items_text")
-    if counts.get("insert", 0) + counts.get("update", 0):
+        new_items, newer_items = (order_items(df, c).withColumn("_silver_loaded_at",
+                                                                F.current_timestamp())
+                                  for df in (new, newer))
+        new, newer = new.drop("_items_text"), newer.drop("_items_text")
+    if sum(n):
         if late:
             (to_write.where(F.size("_missing_refs") > 0)
              .select(F.lit(c.entity).alias("entity"), _key_json(c).alias("record_key"),
@@ -512,17 +567,22 @@ def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: Data
              .option("txnVersion", batch_id).saveAsTable(config.table("audit",
                                                                        "late_references")))
             reached("silver.late_references", c.entity)
-        if items is not None:
-            _merge(spark, items_table, items, ["order_id", "line_no"], "order_updated_at", tag,
-                   tagged_commit(spark, items_table, tag) if replay else None)
+        if new_items is not None:
+            # an order's lines: new orders' appended, updated orders' merged (an order with no
+            # lines writes none, so the counts are those of the orders)
+            _upsert(spark, items_table, new_items, newer_items, ["order_id", "line_no"],
+                    "order_updated_at", tag, app_id, batch_id, n,
+                    tagged_commits(spark, items_table, tag) if replay else {}, replay,
+                    "silver.items_inserted", c.entity)
             reached("silver.items_merged", c.entity)
-        stats.update(_merge(spark, table, rows, list(c.key), c.version, tag, merged))
+        stats.update(_upsert(spark, table, new, newer, list(c.key), c.version, tag, app_id,
+                             batch_id, n, done, replay, "silver.inserted", c.entity))
         reached("silver.merged", c.entity)
     history = config.table("silver", f"{c.entity}_history") if c.history else None
     if history and counts.get("insert", 0) + counts.get("update", 0) + stats["superseded"]:
-        _keep_versions(spark, history, good, c)
+        _keep_versions(spark, history, good, c, app_id, batch_id)
         reached("silver.history", c.entity)
-    for name, df in ((table, rows), (items_table, items),
+    for name, df in ((table, new), (items_table, new_items),
                      (history, _history_rows(good) if history else None)):
         if df is not None and not spark.catalog.tableExists(name):
             _ensure_table(spark, name, ddl_of(df))  # nothing new to write: empty
@@ -531,7 +591,8 @@ def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: Data
     return stats
 
 
-def _keep_versions(spark: SparkSession, table: str, good: DataFrame, c: Contract) -> None:
+def _keep_versions(spark: SparkSession, table: str, good: DataFrame, c: Contract,
+                   app_id: str, batch_id: int) -> None:
     """Insert every new (key, version) of a batch into the entity's history table.
 
     Superseded versions are history too (a registration and a move in one catch-up batch), so
@@ -539,7 +600,13 @@ def _keep_versions(spark: SparkSession, table: str, good: DataFrame, c: Contract
     """
     rows = _history_rows(good)
     if not spark.catalog.tableExists(table):
+        # the first versions: appended (a batch holds each key and version once, its copies
+        # being duplicates), idempotent by (txnAppId, txnVersion); after that, a MERGE that
+        # inserts the versions the table does not have
         _ensure_table(spark, table, ddl_of(rows))
+        (rows.write.format("delta").mode("append").option("txnAppId", f"{app_id}-history")
+         .option("txnVersion", batch_id).saveAsTable(table))
+        return
     keys = [*c.key, c.version]
     cond = " and ".join(f"t.`{k}` = s.`{k}`" for k in keys)
     retry_on_conflict(lambda: DeltaTable.forName(spark, table).alias("t")

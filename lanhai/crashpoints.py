@@ -21,9 +21,11 @@ POINTS = (
     "bronze.appended",          # a micro-batch appended to bronze
     "silver.quarantined",       # its bad rows appended to quarantine.records
     "silver.late_references",   # its unresolved references appended to audit
-    "silver.items_merged",      # orders only: MERGE into silver.order_items
-    "silver.merged",            # MERGE into the silver table
-    "silver.history",           # MERGE into silver.<entity>_history
+    "silver.items_inserted",    # orders only: new orders' lines appended to silver.order_items
+    "silver.items_merged",      # orders only: updated orders' lines MERGEd into it
+    "silver.inserted",          # new keys appended to the silver table
+    "silver.merged",            # newer versions MERGEd into it
+    "silver.history",           # new versions into silver.<entity>_history
     "silver.audited",           # its row accounting appended to audit.ingest_runs
     "rotation.rekeyed",         # one table's tokens re-keyed (entity: the table)
     "erasure.scrubbed",         # one table's rows of a person deleted or anonymised

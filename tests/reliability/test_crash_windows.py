@@ -80,8 +80,8 @@ def test_the_replayed_batches_wrote_nothing_twice(crashed):
 
 # --- a trial per commit point -------------------------------------------------------------
 CATEGORY_HEADER = "category_l2,category_l1,name_zh,name_en,is_smart_device,updated_at\n"
-TRIALS = ("bronze.appended", "silver.quarantined", "silver.merged", "silver.history",
-          "silver.audited")
+TRIALS = ("bronze.appended", "silver.quarantined", "silver.inserted", "silver.merged",
+          "silver.history", "silver.audited")
 
 
 def _category_day(k: int) -> str:
