@@ -317,19 +317,23 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
                 stats["refused"] += len(refused)
                 out = out.unionByName(add_lineage(refused_rows(spark, c, refused), landing_uri,
                                                   batch_id, run_id))
-            out = out.persist()
-            counts = out.agg(F.count(F.lit(1)).alias("rows"),
-                             F.count("_parse_error").alias("malformed"),
-                             F.collect_set("_source_file").alias("files")).first()
             adopt_orphan(spark, table)  # a crash between a first commit and the catalog
             (out.write.format("delta").mode("append")
              .option("txnAppId", app_id()).option("txnVersion", batch_id)
              .saveAsTable(table))
             reached("bronze.appended", c.entity)
+            # The batch's counts from what was written, not from a cached copy of the batch
+            # (caching 2M parsed orders cost more than parsing them): `_batch_id` is unique in
+            # the table (the checkpoint's sequence; a checkpoint is reset only with its table)
+            # and Delta skips every file of other batches by its statistics. A replayed batch
+            # whose append Delta skipped counts the rows the crashed run wrote: the same ones.
+            counts = (spark.table(table).where(F.col("_batch_id") == batch_id)
+                      .agg(F.count(F.lit(1)).alias("rows"),
+                           F.count("_parse_error").alias("malformed"),
+                           F.collect_set("_source_file").alias("files")).first())
             # each file's arrival, for the freshness measure (lanhai.landed)
             record_landed_files(spark, config, c.entity, counts["files"], run_id, batch_id,
                                 f"{app_id()}:files")
-            out.unpersist()
             n_files = len(counts["files"])
             stats["files"] += n_files
             stats["rows"] += counts["rows"]
