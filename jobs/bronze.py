@@ -277,6 +277,7 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
     landing = config.landing
     landing_uri = "file:" + str(landing.resolve())
     ensure_logs(spark, config)
+    _refuse_reset_checkpoints(spark, config, ordered_contracts(entities))
     results = []
     for c in ordered_contracts(entities):
         source = landing / c.landing_subdir
@@ -346,6 +347,28 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
             stats["created_empty"] = True  # a landing folder with no file to read yet
         results.append(stats)
     return results
+
+
+def _refuse_reset_checkpoints(spark: SparkSession, config: Config,
+                              cs: list[Contract]) -> None:
+    """Stop before anything is read when a bronze table holds rows but its checkpoint has no
+    batch: every landed file would be appended a second time (and a batch's counts, read back
+    by `_batch_id`, would include the old rows). A reset is of both, or neither."""
+    bad = []
+    for c in cs:
+        table = config.table("bronze", c.entity)
+        offsets = config.path("checkpoints") / "bronze" / c.entity / "offsets"
+        if offsets.is_dir() and any(offsets.iterdir()):
+            continue
+        adopt_orphan(spark, table)
+        if spark.catalog.tableExists(table) and \
+                spark.sql(f"describe detail {table}").first()["numFiles"] > 0:
+            bad.append(f"{table} (checkpoint {offsets.parent})")
+    if bad:
+        raise RuntimeError(
+            "bronze tables with rows but a new checkpoint: " + "; ".join(bad) + ". Reset both "
+            "(drop the table, delete its folder and the checkpoint) or restore the checkpoint; "
+            "ingesting now would append every landed file again")
 
 
 def _ensure_empty(spark: SparkSession, c: Contract, table: str, landing_uri: str,

@@ -1,5 +1,6 @@
 """Bronze -> silver: typed by the contract, bad rows quarantined with their rule, deduplicated
-to the latest version per business key, MERGEd into Delta, and conformed to CNY.
+to the latest version per business key, written to Delta (new keys appended, newer versions
+MERGEd), and conformed to CNY.
 
 Each entity streams its bronze table's new rows (`availableNow`, checkpointed). Per micro-batch:
 1. rules, in contract order: malformed, missing_required, type_mismatch, unknown_enum,
@@ -11,11 +12,13 @@ Each entity streams its bronze table's new rows (`availableNow`, checkpointed). 
    superseded; a record with the key and version of an earlier one (in the batch, or in
    silver) but other content is a `conflict`: quarantined, the first one kept (the contract
    fields decide; for orders, not the items, which silver keeps in order_items);
-3. MERGE on the key (only newer versions update);
+3. a key silver does not hold yet is appended; a newer version of one it holds is MERGEd on
+   the key (only newer versions update);
 4. entities with `history: true` also keep every version in `silver.<entity>_history`;
 5. references that are not there yet are flagged in `audit.late_references`, not quarantined;
 6. the row accounting goes to `audit.ingest_runs`: landed = inserted + updated + superseded +
-   duplicates + quarantined, where inserted and updated are Delta's own MERGE metrics.
+   duplicates + quarantined, where inserted and updated are Delta's own metrics of those
+   commits (rows appended; rows the MERGE inserted and updated).
 
 Orders also give `order_items` (from the order's items) and carry the FX rate of their paid
 date (the latest rate on or before it, CNY per unit), so that line GMV is in CNY in silver.
@@ -39,7 +42,7 @@ from lanhai.jobs.bronze import _app_id, ordered_contracts, run_available_now
 from lanhai.landed import ensure_logs
 from lanhai.pii import mask_col
 from lanhai.quality import QUALITY_RESULTS_COLUMNS
-from lanhai.spark import ddl_of, ensure_table
+from lanhai.spark import adopt_orphan, ddl_of, ensure_table
 
 LINEAGE = ["_source_file", "_line", "_rescued_data"]
 AUDIT_COLUMNS = ("run_id string, layer string, entity string, batch_id long, started_at "
@@ -320,10 +323,11 @@ def _upsert(spark: SparkSession, table: str, inserts: DataFrame, updates: DataFr
              .option("txnVersion", batch_id).option("userMetadata", tag).saveAsTable(table))
             # Delta's own count of the rows appended (so that the audit's identity stays a
             # check); none when Delta skipped the append as one it had seen (a replayed batch
-            # whose crashed run made it while the catalog had lost the table: `done` is empty)
-            wrote = tagged_commits(spark, table, tag)["WRITE"]
+            # whose crashed run made it, its commit not among the ones `done` looked at)
+            wrote = tagged_commits(spark, table, tag).get("WRITE")
             inserted = (int(wrote["operationMetrics"]["numOutputRows"])
-                        if before is None or wrote["version"] > before else 0)
+                        if wrote is not None and (before is None or wrote["version"] > before)
+                        else 0)
         reached(point, entity)
     if n_updates:
         m = _merge(spark, table, updates, keys, version, tag, done.get("MERGE"))
@@ -334,6 +338,12 @@ def _upsert(spark: SparkSession, table: str, inserts: DataFrame, updates: DataFr
 
 def _version(spark: SparkSession, table: str) -> int:
     return DeltaTable.forName(spark, table).history(1).first()["version"]
+
+
+def _holds_rows(spark: SparkSession, table: str) -> bool:
+    """Whether a table exists and has a data file."""
+    return spark.catalog.tableExists(table) and \
+        spark.sql(f"describe detail {table}").first()["numFiles"] > 0
 
 
 def _merge(spark: SparkSession, table: str, source: DataFrame, keys: list[str],
@@ -465,12 +475,18 @@ def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: Data
     """Classify every row of a micro-batch once, count all outcomes in one pass, then write.
 
     Every write is idempotent per micro-batch: appends by Delta's (txnAppId, txnVersion), and
-    the MERGEs by the tag they carry. When a crashed run had already merged this batch
-    (`replay`, and a commit with its tag is found), the batch is classified against silver as
-    it was before that commit and the commit's own metrics are counted, so the accounting and
-    the history are those of a run that never crashed."""
+    the MERGEs by the tag they carry (the appends to silver carry it too). When a crashed run
+    had already written this batch to silver (`replay`, and commits with its tag are found),
+    the batch is classified against silver as it was before the first of them, those commits
+    are not made again and their own metrics are counted, so the accounting and the history
+    are those of a run that never crashed."""
     table = config.table("silver", c.entity)
     tag = f"{app_id}:{batch_id}"
+    # a folder the catalog lost in a crash holds rows: adopted before the batch is classified,
+    # so that its keys are updates, not new keys appended a second time
+    for name in (table, config.table("silver", "order_items"),
+                 config.table("silver", f"{c.entity}_history")):
+        adopt_orphan(spark, name)
     done = tagged_commits(spark, table, tag) if replay else {}
     if done:  # silver as it was before the crashed run's first write of this batch
         first = min(r["version"] for r in done.values())
@@ -568,12 +584,17 @@ def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: Data
                                                                        "late_references")))
             reached("silver.late_references", c.entity)
         if new_items is not None:
-            # an order's lines: new orders' appended, updated orders' merged (an order with no
-            # lines writes none, so the counts are those of the orders)
-            _upsert(spark, items_table, new_items, newer_items, ["order_id", "line_no"],
-                    "order_updated_at", tag, app_id, batch_id, n,
-                    tagged_commits(spark, items_table, tag) if replay else {}, replay,
-                    "silver.items_inserted", c.entity)
+            # Order lines are classified by their order, in silver.orders: appended only into
+            # a table with no line yet (a first load); after that merged by (order, line), so
+            # that the two tables restored to different versions never hold a line twice
+            done_items = tagged_commits(spark, items_table, tag) if replay else {}
+            if _holds_rows(spark, items_table) and "WRITE" not in done_items:
+                _merge(spark, items_table, new_items.unionByName(newer_items),
+                       ["order_id", "line_no"], "order_updated_at", tag, done_items.get("MERGE"))
+            else:
+                _upsert(spark, items_table, new_items, newer_items, ["order_id", "line_no"],
+                        "order_updated_at", tag, app_id, batch_id, n, done_items, replay,
+                        "silver.items_inserted", c.entity)
             reached("silver.items_merged", c.entity)
         stats.update(_upsert(spark, table, new, newer, list(c.key), c.version, tag, app_id,
                              batch_id, n, done, replay, "silver.inserted", c.entity))
@@ -599,11 +620,12 @@ def _keep_versions(spark: SparkSession, table: str, good: DataFrame, c: Contract
     the SCD2 dimensions built from this table do not depend on how often the job ran.
     """
     rows = _history_rows(good)
-    if not spark.catalog.tableExists(table):
+    if not _holds_rows(spark, table):
         # the first versions: appended (a batch holds each key and version once, its copies
         # being duplicates), idempotent by (txnAppId, txnVersion); after that, a MERGE that
         # inserts the versions the table does not have
-        _ensure_table(spark, table, ddl_of(rows))
+        if not spark.catalog.tableExists(table):
+            _ensure_table(spark, table, ddl_of(rows))
         (rows.write.format("delta").mode("append").option("txnAppId", f"{app_id}-history")
          .option("txnVersion", batch_id).saveAsTable(table))
         return
@@ -649,6 +671,21 @@ def _flag_references(spark: SparkSession, config: Config, c: Contract,
     return rows.select(*columns, missing.alias("_missing_refs"))
 
 
+def _drop_with_folder(spark: SparkSession, table: str) -> None:
+    """Drop a table and delete its folder: a table adopted after a crash is registered over
+    its location (lanhai.spark.adopt_orphan), and dropping it alone would leave its rows to be
+    adopted again by the next write."""
+    adopt_orphan(spark, table)
+    if not spark.catalog.tableExists(table):
+        return
+    location = spark.sql(f"describe detail {table}").first()["location"]
+    spark.sql(f"drop table {table}")
+    folder = spark._jvm.org.apache.hadoop.fs.Path(location)
+    fs = folder.getFileSystem(spark._jsc.hadoopConfiguration())
+    if fs.exists(folder):
+        fs.delete(folder, True)
+
+
 def replay(spark: SparkSession, config: Config, entities: list[str] | None = None,
            run_id: str | None = None) -> list[dict]:
     """Rebuild silver from bronze for some entities (all when none are named): after a bad
@@ -669,7 +706,7 @@ def replay(spark: SparkSession, config: Config, entities: list[str] | None = Non
         if c.entity == "orders":
             tables.append(config.table("silver", "order_items"))
         for table in tables:
-            spark.sql(f"drop table if exists {table}")
+            _drop_with_folder(spark, table)
         for table, where in ((config.table("quarantine", "records"), ""),
                              (config.table("audit", "late_references"), ""),
                              (config.table("audit", "ingest_runs"), " and layer = 'silver'")):

@@ -75,7 +75,9 @@ def test_the_replayed_batches_wrote_nothing_twice(crashed):
     [silver] = crashed["again"]["silver"]
     [first] = crashed["first"]["silver"]
     assert first["inserted"] == 2 and first["quarantined"] == 1
-    assert silver["inserted"] == 0  # the replayed MERGE finds its rows already there
+    # the adopted table holds the replayed batch's commit: its rows are counted from that
+    # commit's own metrics (as the accounting of a run that never stopped), not written again
+    assert silver["inserted"] == 2 and silver["updated"] == 0
 
 
 # --- a trial per commit point -------------------------------------------------------------
@@ -156,3 +158,22 @@ def test_a_replayed_merge_counts_its_rows_once(trials):
     [row] = [r for r in ref if r[2] == 1]  # day 1's micro-batch
     # files, landed, inserted, updated, superseded, duplicates, quarantined
     assert row[3:10] == (1, 5, 2, 1, 0, 1, 1)
+
+
+def test_a_bronze_checkpoint_reset_without_its_table_is_refused(spark, config, tmp_path_factory):
+    """A bronze table with rows and a checkpoint with no batch: every landed file would be
+    appended again. The ingest stops before reading anything, naming the table; the table
+    keeps its rows."""
+    from lanhai.jobs.ingest import run_job
+
+    root = tmp_path_factory.mktemp("reset-checkpoint")
+    with scratch_lake(spark, config, root, "reset") as own:
+        day = own.landing / "fx" / "fx_rates" / "dt=2024-01-02"
+        day.mkdir(parents=True)
+        (day / "part-00000.csv").write_text(
+            HEADER + "2024-01-02,USD,7.05,2024-01-02T09:15:00+08:00\n", encoding="utf-8")
+        run_job("bronze", own, ["fx_rates"])
+        shutil.rmtree(own.path("checkpoints") / "bronze" / "fx_rates")
+        with pytest.raises(RuntimeError, match=rf"new checkpoint: {own.db('bronze')}\.fx_rates"):
+            run_job("bronze", own, ["fx_rates"])
+        assert spark.table(f"{own.db('bronze')}.fx_rates").count() == 1
