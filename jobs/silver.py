@@ -307,9 +307,9 @@ def _upsert(spark: SparkSession, table: str, inserts: DataFrame, updates: DataFr
     Rows classified `insert` (a key silver did not have) are appended: no join with the table,
     the engine's own write speed, and idempotent by Delta's (txnAppId, txnVersion). The
     `update`s are MERGEd (`_merge`); `point` is the commit point between the two. Both
-    commits carry `tag`; `done` holds the commits of this
-    batch a crashed run had already made (by operation: WRITE, MERGE), whose own metrics are
-    counted and which are not written again."""
+    commits carry `tag`; `done` holds the commits of this batch a crashed run had already
+    made (by operation: WRITE, MERGE), whose own metrics are counted and which are not made
+    again."""
     n_inserts, n_updates = counts
     inserted = updated = 0
     if n_inserts:
@@ -484,9 +484,10 @@ def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: Data
     tag = f"{app_id}:{batch_id}"
     # a folder the catalog lost in a crash holds rows: adopted before the batch is classified,
     # so that its keys are updates, not new keys appended a second time
-    for name in (table, config.table("silver", "order_items"),
-                 config.table("silver", f"{c.entity}_history")):
-        adopt_orphan(spark, name)
+    for name in (table, config.table("silver", "order_items") if c.entity == "orders" else None,
+                 config.table("silver", f"{c.entity}_history") if c.history else None):
+        if name:
+            adopt_orphan(spark, name)
     done = tagged_commits(spark, table, tag) if replay else {}
     if done:  # silver as it was before the crashed run's first write of this batch
         first = min(r["version"] for r in done.values())
