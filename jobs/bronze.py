@@ -38,7 +38,7 @@ from lanhai.contracts import Contract, contracts
 from lanhai.crashpoints import reached
 from lanhai.landed import ensure_logs, record_landed_files
 from lanhai.pii import Keys, mask_col, protect_col
-from lanhai.spark import adopt_orphan, ddl_of, ensure_table
+from lanhai.spark import adopt_orphan, ddl_of, ensure_table, has_data
 
 log = logging.getLogger(__name__)
 
@@ -361,8 +361,7 @@ def _refuse_reset_checkpoints(spark: SparkSession, config: Config,
         if offsets.is_dir() and any(offsets.iterdir()):
             continue
         adopt_orphan(spark, table)
-        if spark.catalog.tableExists(table) and \
-                spark.sql(f"describe detail {table}").first()["numFiles"] > 0:
+        if has_data(spark, table):
             bad.append(f"{table} (checkpoint {offsets.parent})")
     if bad:
         raise RuntimeError(

@@ -42,7 +42,7 @@ from lanhai.jobs.bronze import _app_id, ordered_contracts, run_available_now
 from lanhai.landed import ensure_logs
 from lanhai.pii import mask_col
 from lanhai.quality import QUALITY_RESULTS_COLUMNS
-from lanhai.spark import adopt_orphan, ddl_of, ensure_table
+from lanhai.spark import adopt_orphan, ddl_of, ensure_table, has_data
 
 LINEAGE = ["_source_file", "_line", "_rescued_data"]
 AUDIT_COLUMNS = ("run_id string, layer string, entity string, batch_id long, started_at "
@@ -340,12 +340,6 @@ def _version(spark: SparkSession, table: str) -> int:
     return DeltaTable.forName(spark, table).history(1).first()["version"]
 
 
-def _holds_rows(spark: SparkSession, table: str) -> bool:
-    """Whether a table exists and has a data file."""
-    return spark.catalog.tableExists(table) and \
-        spark.sql(f"describe detail {table}").first()["numFiles"] > 0
-
-
 def _merge(spark: SparkSession, table: str, source: DataFrame, keys: list[str],
            version: str, tag: str, done: Row | None = None) -> dict[str, int]:
     """MERGE newer versions into a silver table; return Delta's own insert/update metrics.
@@ -589,7 +583,7 @@ def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: Data
             # a table with no line yet (a first load); after that merged by (order, line), so
             # that the two tables restored to different versions never hold a line twice
             done_items = tagged_commits(spark, items_table, tag) if replay else {}
-            if _holds_rows(spark, items_table) and "WRITE" not in done_items:
+            if has_data(spark, items_table) and "WRITE" not in done_items:
                 _merge(spark, items_table, new_items.unionByName(newer_items),
                        ["order_id", "line_no"], "order_updated_at", tag, done_items.get("MERGE"))
             else:
@@ -621,7 +615,7 @@ def _keep_versions(spark: SparkSession, table: str, good: DataFrame, c: Contract
     the SCD2 dimensions built from this table do not depend on how often the job ran.
     """
     rows = _history_rows(good)
-    if not _holds_rows(spark, table):
+    if not has_data(spark, table):
         # the first versions: appended (a batch holds each key and version once, its copies
         # being duplicates), idempotent by (txnAppId, txnVersion); after that, a MERGE that
         # inserts the versions the table does not have

@@ -224,6 +224,12 @@ def register_lake_tables(spark: SparkSession, config: Config) -> list[str]:
     return names
 
 
+def has_data(spark: SparkSession, table: str) -> bool:
+    """Whether a Delta table exists in the catalog and has a data file."""
+    return spark.catalog.tableExists(table) and \
+        spark.sql(f"describe detail {table}").first()["numFiles"] > 0
+
+
 def adopt_orphan(spark: SparkSession, table: str) -> bool:
     """Register a Delta table the catalog lost in a crash; return True if it did.
 
