@@ -8,6 +8,8 @@ A landing zone of its own, ingested into databases of its own (one entity, a few
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from reliability_lake import scratch_lake
 
@@ -110,7 +112,9 @@ def test_a_symbolic_link_is_never_followed_and_its_file_is_quarantined_whole(lan
     for r in rows:
         assert r._parse_error.startswith("refused: a symbolic link")
         assert r.currency is None and r.rate_date is None and r._line is None
-    text = " ".join(str(v) for r in _bronze(spark, own).collect() for v in r)
+    # every value but the load timestamps (whose digits may well read "...59.9...")
+    text = " ".join(str(v) for r in _bronze(spark, own).collect() for v in r
+                    if not isinstance(v, datetime.datetime))
     assert SECRET not in text and "JPY" not in text and "9.9" not in text
     quarantined = spark.table(own.table("quarantine", "records")).where(
         "entity = 'fx_rates'").collect()
