@@ -3,7 +3,7 @@
 
 For each scale, from empty data folders (each its own catalog, in its own process): simulate
 once; run the chain through Airflow (`lanhai.airflow_env.run_chain`: each domain's ingest DAG,
-the quality gate, the dbt transform with one task per model, the weekly review; `dag.test()`
+the quality gate, the dbt transform per layer, the weekly review; `dag.test()`
 in one process, as `make demo` does); then, on a copy of the same landing files, the same work
 called directly (ingest, the gate, `dbt build`, the report). Overhead = Airflow - direct.
 With `--profiles local,cluster` (the default), the same files also go through the cluster

@@ -366,3 +366,13 @@ def dbt_layers() -> list[tuple[str, str, str | None]]:
         layers.append((layer, select, " ".join(before) or None))
         before.append(select)
     return layers
+
+
+def dbt_tasks(config: Config) -> str:
+    """How the transform DAG runs dbt: `layer` (a `dbt build` per layer, the default) or `model`
+    (a Cosmos task per model); `$LANHAI_DBT_TASKS` overrides the profile's `airflow.dbt_tasks`."""
+    mode = os.environ.get("LANHAI_DBT_TASKS") or config.airflow.get("dbt_tasks") or "layer"
+    if mode not in ("layer", "model"):
+        raise ValueError(f"airflow.dbt_tasks (or LANHAI_DBT_TASKS) is {mode!r}: it must be "
+                         f"'layer' (a `dbt build` per layer) or 'model' (a task per dbt model)")
+    return mode

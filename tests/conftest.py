@@ -64,11 +64,11 @@ def spark(config):
 @pytest.fixture(scope="session")
 def small_lake(config, spark):
     """Simulate `small` and hold back the late shipments files and the last day. Run the chain
-    through Airflow over the days that arrived (each domain's ingest DAG, the quality gate, the dbt
-    transform as Cosmos tasks, the weekly review: `dag.test()` in this process): that run is
-    both what tests/test_airflow_chain.py checks and the lake's first build, so the suite
-    ingests and builds the marts once instead of once directly and once through Airflow. Then
-    ingest again with nothing new, twice, land the held-back files and ingest once more.
+    through Airflow over the days that arrived (each domain's ingest DAG, the quality gate, the
+    dbt transform as a `dbt build` per layer, the weekly review: `dag.test()` in this process):
+    that run is both what tests/test_airflow_chain.py checks and the lake's first build, so the
+    suite ingests and builds the marts once instead of once directly and once through Airflow.
+    Then ingest again with nothing new, twice, land the held-back files and ingest once more.
 
     Returns the manifest, the chain's runs, the three direct ingests (`rerun`, `third_run`,
     `late_run`), a snapshot after the chain and after each ingest, and the held-back files; the

@@ -44,8 +44,7 @@ EXPECTED = {f"lanhai_ingest_{d}" for d in ("user", "product", "transaction", "lo
                                                                   "lanhai_quarterly_review"}
 
 
-@pytest.fixture(scope="module")
-def parsed(tmp_path_factory):
+def _parse(tmp_path_factory, **extra_env: str) -> dict:
     """Parse dags/ in a fresh process with the project's Airflow environment."""
     from lanhai.airflow_env import environ
     from lanhai.config import load_config
@@ -53,13 +52,25 @@ def parsed(tmp_path_factory):
 
     config = load_config("test")
     build_manifest(config)
-    env = environ(config)
+    env = {**environ(config), **extra_env}
     env["AIRFLOW_HOME"] = str(tmp_path_factory.mktemp("airflow-home"))
     proc = subprocess.run([sys.executable, "-c", PARSE, str(PROJECT_ROOT / "dags")], env=env,
                           capture_output=True, text=True, timeout=300, check=False)
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     assert line, proc.stdout[-2000:] + proc.stderr[-3000:]
     return json.loads(line[0][7:])
+
+
+@pytest.fixture(scope="module")
+def parsed(tmp_path_factory):
+    """The DAGs as the profiles configure them (the transform: a `dbt build` per layer)."""
+    return _parse(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def parsed_by_model(tmp_path_factory):
+    """The DAGs with the transform's other mode: a Cosmos task per dbt model."""
+    return _parse(tmp_path_factory, LANHAI_DBT_TASKS="model")
 
 
 def test_dags_import_without_errors(parsed):
@@ -90,8 +101,34 @@ def test_spark_tasks_share_the_one_slot_pool(parsed):
             assert pool == "spark", (dag_id, task_id)
 
 
-def test_transform_runs_every_dbt_model_as_a_task_with_its_tests(parsed):
+def test_the_transform_builds_layer_by_layer_unless_told_per_model(parsed):
+    from lanhai.dbt import dbt_layers
+
     tasks = parsed["dags"]["lanhai_transform"]["tasks"]
+    layers = [f"dbt_build_{layer}" for layer, _s, _e in dbt_layers()]
+    assert set(layers) <= set(tasks)
+    assert not [t for t in tasks if t.endswith("_model_build")]
+
+
+def test_the_transform_mode_comes_from_the_profile_or_the_environment(monkeypatch):
+    from dataclasses import replace
+
+    from lanhai.dbt import dbt_tasks
+
+    config = _config()
+    monkeypatch.delenv("LANHAI_DBT_TASKS", raising=False)
+    assert dbt_tasks(config) == "layer"
+    model = replace(config, raw={**config.raw, "airflow": {**config.airflow, "dbt_tasks": "model"}})
+    assert dbt_tasks(model) == "model"
+    monkeypatch.setenv("LANHAI_DBT_TASKS", "layer")
+    assert dbt_tasks(model) == "layer"
+    monkeypatch.setenv("LANHAI_DBT_TASKS", "models")
+    with pytest.raises(ValueError, match=r"LANHAI_DBT_TASKS\) is 'models'"):
+        dbt_tasks(config)
+
+
+def test_transform_runs_every_dbt_model_as_a_task_with_its_tests(parsed_by_model):
+    tasks = parsed_by_model["dags"]["lanhai_transform"]["tasks"]
     manifest = json.loads((_config().path("dbt") / "target" / "manifest.json").read_text())
     models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
     # Cosmos, TestBehavior.BUILD: one `dbt build` task per model (model, then its tests)
@@ -100,14 +137,15 @@ def test_transform_runs_every_dbt_model_as_a_task_with_its_tests(parsed):
     assert models <= built, sorted(models - built)[:5]
 
 
-def test_the_transform_leaves_dbts_unit_tests_to_the_test_suite(parsed):
+def test_the_transform_leaves_dbts_unit_tests_to_the_test_suite(parsed, parsed_by_model):
     """Unit tests check the models' SQL on fixed inputs: a production run repeats them for
     nothing (tests/test_dbt_project.py runs them)."""
-    from lanhai.dbt import PRODUCTION_FLAGS
+    from lanhai.dbt import PRODUCTION_FLAGS, dbt_layers
 
-    flags = parsed["dags"]["lanhai_transform"]["dbt_flags"]
-    assert len(flags) >= 60, sorted(flags)[:5]
-    assert {t: f for t, f in flags.items() if f != PRODUCTION_FLAGS} == {}
+    for dags, least in ((parsed, len(dbt_layers())), (parsed_by_model, 60)):
+        flags = dags["dags"]["lanhai_transform"]["dbt_flags"]
+        assert len(flags) >= least, sorted(flags)[:5]
+        assert {t: f for t, f in flags.items() if f != PRODUCTION_FLAGS} == {}
     assert PRODUCTION_FLAGS == ["--exclude-resource-type", "unit_test"]
 
 

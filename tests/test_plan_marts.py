@@ -285,3 +285,35 @@ def test_freshness_per_week_and_table_equals_the_audit_logs(built, config):
                             rel_tol=1e-9, abs_tol=1e-6)
         checked += 1
     assert checked > 500
+
+
+def test_rows_and_files_landed_per_week_and_table_equal_bronze(built, config):
+    """The data-quality mart's rows and files landed per landing week and entity, and each
+    entity's latest landing date and ingestion, equal bronze's own rows, read here."""
+    bronze = config.lake / f"{config.db('bronze')}.db"
+    mart = _mart(config, "mart_data_quality_weekly")
+    checked = 0
+    tables = {p.name for p in bronze.iterdir() if (p / "_delta_log").is_dir()}
+    # the gate also checks silver's derived tables (order_items): no bronze rows of their own
+    assert (mart[~mart.entity.isin(tables)].rows_landed == 0).all()
+    for entity in sorted(tables):
+        rows = DeltaTable(str(bronze / entity)).to_pandas(
+            columns=["_source_file", "_dt", "_ingested_at"])
+        mine = mart[mart.entity == entity].set_index("iso_week_label")
+        if rows.empty:  # a feed that never sent a file
+            assert (mine.rows_landed == 0).all(), entity
+            continue
+        assert mine.latest_landing_date.nunique() == 1, entity
+        assert pd.Timestamp(mine.latest_landing_date.iloc[0]) == pd.Timestamp(rows._dt.max())
+        assert pd.Timestamp(mine.latest_ingested_at.iloc[0]).tz_localize(None) == \
+            pd.Timestamp(rows._ingested_at.max()).tz_localize(None), entity
+        dated = rows[rows._dt.notna()]
+        iso = pd.to_datetime(dated._dt).dt.isocalendar()
+        dated = dated.assign(week=iso.year.astype(str) + "-W" + iso.week.astype(str).str.zfill(2))
+        for week, g in dated.groupby("week"):
+            assert (mine.loc[week, "rows_landed"], mine.loc[week, "files_landed"]) == \
+                (len(g), g._source_file.nunique()), (entity, week)
+            checked += 1
+        no_rows = mine[~mine.index.isin(dated.week.unique())]
+        assert (no_rows.rows_landed == 0).all() and (no_rows.files_landed == 0).all(), entity
+    assert checked > 500

@@ -5,15 +5,19 @@ The small lake's chain ran each DAG once over its interval (tests/conftest.py); 
 twice more as a job (`test_a_second_and_a_third_run_change_nothing`) and dbt twice more (the
 `built` fixture: a stopped and a finished incremental run, then a full refresh). Here the
 transaction domain's ingest DAG, the quality gate and the weekly review run a second and a
-third time through Airflow for the same interval and week, and so does the transform (a
-Cosmos task per dbt model: its `dbt build`, the model and its tests, then the customer-value
-fits). After each rerun every table of every layer holds the same rows (an order-independent
-hash of every column; views are queries over them), but the run logs, which gain a row per run
-by design. About 10 minutes on 2 cores, most of it the transform's two no-op runs (65 dbt
-tasks, ~310 s each: every model's plan and Delta commit, 165 data tests).
+third time through Airflow for the same interval and week, and so does the transform: the
+second time a `dbt build` per layer (the default, as the chain ran it), the third time a Cosmos
+task per dbt model (`LANHAI_DBT_TASKS=model`: the model and its tests), so both modes run end
+to end and must leave the same tables; then the customer-value fits. After each rerun every
+table of every layer holds the same rows (an order-independent hash of every column; views are
+queries over them), but the run logs, which gain a row per run by design. About 8 minutes on
+2 cores, most of it the transform's two no-op runs (on the small lake, warm: ~160 s by layer,
+~250 s by model: every model's plan and Delta commit, 165 data tests).
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -23,6 +27,7 @@ pytestmark = pytest.mark.integration
 # gate, the transform and the review.
 RERUN = ("lanhai_ingest_transaction", "lanhai_quality", "lanhai_transform",
          "lanhai_weekly_review")
+MODES = ("layer", "model")  # the transform's two modes (lanhai.dbt.dbt_tasks)
 RUN_LOGS = {"ingest_runs", "quality_results", "pipeline_runs", "published_kpis", "erasures",
             "mart_builds", "landed_files"}
 
@@ -58,9 +63,13 @@ def reruns(built, spark, config):
     dags = set(RERUN) & set(chain())
     before = _content(spark, config)
     runs, after = [], []
-    for _ in range(2):
-        runs.append(run_chain(config, start, end, home=config.data_dir / "airflow-chain",
-                              only=dags))
+    for mode in MODES:
+        os.environ["LANHAI_DBT_TASKS"] = mode  # read as the DAG file is parsed, each run
+        try:
+            runs.append(run_chain(config, start, end, home=config.data_dir / "airflow-chain",
+                                  only=dags))
+        finally:
+            os.environ.pop("LANHAI_DBT_TASKS")
         after.append(_content(spark, config))
     return {"before": before, "after": after, "runs": runs, "dags": dags}
 
@@ -69,6 +78,15 @@ def test_each_rerun_succeeded(reruns):
     for results in reruns["runs"]:
         assert set(results) == reruns["dags"]
         assert {state for state, _s, _t in results.values()} == {"success"}
+
+
+def test_the_transform_ran_once_per_layer_then_once_per_model(reruns):
+    by_layer, by_model = (set(r["lanhai_transform"][2]) for r in reruns["runs"])
+    assert {t for t in by_layer if t.startswith("dbt_build_")} == {
+        "dbt_build_staging", "dbt_build_core", "dbt_build_kpi", "dbt_build_review"}
+    assert not [t for t in by_layer if t.endswith("_model_build")]
+    assert len([t for t in by_model if t.endswith("_model_build")]) > 50
+    assert not [t for t in by_model if t.startswith("dbt_build_")]
 
 
 def test_a_second_and_a_third_dag_run_leave_every_table_as_it_was(reruns):
