@@ -499,11 +499,14 @@ def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: Data
     if c.entity == "orders":
         winners = conform_orders(winners, _fx(spark, config))
     winners = winners.persist()
+    # each outcome's rows and the files they came from, in one job (the batch's files are the
+    # union: a distinct count of them was a job of its own per micro-batch)
+    counted = (F.count(F.lit(1)).alias("count"), F.collect_set("_source_file").alias("files"))
     outcome_counts = (
-        winners.groupBy("_outcome", (F.size("_missing_refs") > 0).alias("late")).count()
-        .union(losers.groupBy("_outcome", F.lit(False).alias("late")).count())
+        winners.groupBy("_outcome", (F.size("_missing_refs") > 0).alias("late")).agg(*counted)
+        .union(losers.groupBy("_outcome", F.lit(False).alias("late")).agg(*counted))
         .union(bad.groupBy(F.lit("quarantined").alias("_outcome"), F.lit(False).alias("late"))
-               .count())
+               .agg(*counted))
         .collect()
     )
     counts: dict[str, int] = {}
@@ -523,8 +526,7 @@ def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: Data
         repeats = repeats_of_seen(older, spark.table(config.table("bronze", c.entity)), c).count()
         counts["superseded"] -= repeats
         counts["duplicate"] = counts.get("duplicate", 0) + repeats
-    files = bad.select("_source_file").union(good.select("_source_file")).distinct().count() \
-        if counts else 0
+    files = len(set().union(*(r["files"] for r in outcome_counts)))
     stats = {
         "landed": sum(counts.values()), "files": files,
         "quarantined": counts.get("quarantined", 0),
