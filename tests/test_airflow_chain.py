@@ -25,15 +25,14 @@ def chain(small_lake):
 
 def test_every_dag_and_task_of_the_chain_succeeded(chain):
     from lanhai.airflow_env import chain as chain_ids
+    from lanhai.dbt import dbt_layers
 
     results = chain["results"]
     assert list(results) == chain_ids()
     for dag_id, (state, _, tasks) in results.items():
         assert state == "success", dag_id
         assert tasks and all(s == "success" for s in tasks.values()), (dag_id, tasks)
-    from lanhai.dbt import dbt_layers
-
-    # the embedded default: a `dbt build` per layer, each after the one before it
+    # the embedded default: a `dbt build` per layer
     assert {f"dbt_build_{layer}" for layer, _s, _e in dbt_layers()} <= set(
         results["lanhai_transform"][2])
 

@@ -63,8 +63,9 @@ def _parse(tmp_path_factory, **extra_env: str) -> dict:
 
 @pytest.fixture(scope="module")
 def parsed(tmp_path_factory):
-    """The DAGs as the profiles configure them (the transform: a `dbt build` per layer)."""
-    return _parse(tmp_path_factory)
+    """The DAGs as the profiles configure them (the transform: a `dbt build` per layer), whatever
+    the shell running the tests exports."""
+    return _parse(tmp_path_factory, LANHAI_DBT_TASKS="")
 
 
 @pytest.fixture(scope="module")
