@@ -21,6 +21,12 @@ def _mart(config, name: str) -> pd.DataFrame:
     return DeltaTable(str(config.lake / f"{config.db('marts')}.db" / name)).to_pandas()
 
 
+def _iso_week(dates: pd.Series) -> pd.Series:
+    """Dates as dim_date's ISO week labels (`2024-W01`)."""
+    iso = pd.to_datetime(dates).dt.isocalendar()
+    return iso.year.astype(str) + "-W" + iso.week.astype(str).str.zfill(2)
+
+
 @pytest.fixture(scope="module")
 def truth(built) -> dict:
     return built["manifest"]["truth"]["plan"]
@@ -272,8 +278,7 @@ def test_freshness_per_week_and_table_equals_the_audit_logs(built, config):
     assert (built_files.file_modified_at <= built_files.ingested_at).all()
     built_files["minutes"] = (built_files["first"] - built_files.file_modified_at
                               ).dt.total_seconds() / 60
-    iso = pd.to_datetime(built_files.landing_date).dt.isocalendar()
-    built_files["week"] = iso.year.astype(str) + "-W" + iso.week.astype(str).str.zfill(2)
+    built_files["week"] = _iso_week(built_files.landing_date)
     mart = _mart(config, "mart_data_quality_weekly").set_index(["iso_week_label", "entity"])
     checked = 0
     for (week, entity), g in built_files.groupby(["week", "entity"]):
@@ -308,8 +313,7 @@ def test_rows_and_files_landed_per_week_and_table_equal_bronze(built, config):
         assert pd.Timestamp(mine.latest_ingested_at.iloc[0]).tz_localize(None) == \
             pd.Timestamp(rows._ingested_at.max()).tz_localize(None), entity
         dated = rows[rows._dt.notna()]
-        iso = pd.to_datetime(dated._dt).dt.isocalendar()
-        dated = dated.assign(week=iso.year.astype(str) + "-W" + iso.week.astype(str).str.zfill(2))
+        dated = dated.assign(week=_iso_week(dated._dt))
         for week, g in dated.groupby("week"):
             assert (mine.loc[week, "rows_landed"], mine.loc[week, "files_landed"]) == \
                 (len(g), g._source_file.nunique()), (entity, week)

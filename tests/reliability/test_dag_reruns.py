@@ -17,8 +17,6 @@ queries over them), but the run logs, which gain a row per run by design. About 
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -64,12 +62,10 @@ def reruns(built, spark, config):
     before = _content(spark, config)
     runs, after = [], []
     for mode in MODES:
-        os.environ["LANHAI_DBT_TASKS"] = mode  # read as the DAG file is parsed, each run
-        try:
+        with pytest.MonkeyPatch.context() as env:  # read as the DAG file is parsed, each run
+            env.setenv("LANHAI_DBT_TASKS", mode)
             runs.append(run_chain(config, start, end, home=config.data_dir / "airflow-chain",
                                   only=dags))
-        finally:
-            os.environ.pop("LANHAI_DBT_TASKS")
         after.append(_content(spark, config))
     return {"before": before, "after": after, "runs": runs, "dags": dags}
 
