@@ -40,9 +40,9 @@ def _timed(fn, *args):
 
 
 def _dbt_breakdown(config) -> dict:
-    """Where the last dbt invocation spent its time: models vs tests (summed node times; dbt
-    runs one thread, so they add up to the run less dbt's own start-up), and the slowest
-    nodes."""
+    """Where the last dbt invocation spent its time: models vs tests (summed node times: with
+    dbt's `threads: 2` two nodes run at once, so the sums exceed the run's wall time), and the
+    slowest nodes."""
     results = json.loads((config.path("dbt") / "target" / "run_results.json").read_text())
     nodes = results["results"]
 

@@ -281,3 +281,18 @@ def test_every_kpi_mart_enforces_its_contract_and_has_a_unit_test(parsed):
         assert n["columns"] and not untyped, (n["name"], untyped)
     tested = {u["model"] for u in manifest.get("unit_tests", {}).values()}
     assert not {n["name"] for n in kpis} - tested, sorted({n["name"] for n in kpis} - tested)
+
+
+def test_no_two_unit_tests_share_a_name_or_a_models_temporary_view(parsed):
+    """dbt runs two nodes at once (`dbt.threads: 2`) on one Spark session, and a dbt unit test
+    puts its model's rows in a session-wide temporary view named `<unit test>__dbt_tmp`, as an
+    incremental model puts its new rows in `<model>__dbt_tmp`: two nodes with one name would
+    overwrite each other's view while both run."""
+    from collections import Counter
+
+    manifest = json.loads((_config().path("dbt") / "target" / "manifest.json").read_text())
+    names = [u["name"] for u in manifest.get("unit_tests", {}).values()]
+    assert len(names) >= 15
+    assert [n for n, k in Counter(names).items() if k > 1] == []
+    models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    assert sorted(set(names) & models) == []
