@@ -222,15 +222,27 @@ def _text_columns(df) -> dict[str, tuple[str, bool]]:
     return out
 
 
-def mentions(spark, table: str, user_id: str) -> bool:
-    """Whether any row of a table names the id (in a string, or inside a nested value)."""
+def mentioned(spark, table: str, user_ids: list[str]) -> list[str]:
+    """The ids some row of a table names (in a string, or inside a nested value), in one read
+    of the table: the rows naming any of them are picked by one pattern, then each id is
+    looked for in those rows only."""
+    from pyspark.sql import functions as F
+
     df = spark.table(table)
     text = _text_columns(df)
-    if not text:
-        return False
-    rx = pattern(user_id).replace("\\", "\\\\").replace("'", "\\'")
-    probe = " or ".join(f"coalesce({sql} rlike '{rx}', false)" for sql, _ in text.values())
-    return bool(df.alias("t").where(probe).limit(1).count())
+    if not text or not user_ids:
+        return []
+
+    def probe(rx: str) -> str:
+        rx = rx.replace("\\", "\\\\").replace("'", "\\'")
+        return " or ".join(f"coalesce({sql} rlike '{rx}', false)" for sql, _ in text.values())
+
+    anyone = rf"(?<![0-9A-Za-z_])(?:{'|'.join(re.escape(u) for u in user_ids)})(?![0-9A-Za-z_])"
+    row = (df.alias("t").where(probe(anyone))
+           .agg(*[F.max(F.expr(probe(pattern(u)))).alias(f"m{i}")
+                  for i, u in enumerate(user_ids)])
+           .first())
+    return [u for i, u in enumerate(user_ids) if row[f"m{i}"]]
 
 
 def scrub_table(spark, config: Config, table: str, user_id: str, surrogate: str) -> dict:
@@ -371,17 +383,21 @@ def erase_users(spark, config: Config, user_ids: list[str], rebuild: bool = True
     began = time.time()
     out = Erasure(request_id=uuid.uuid4().hex[:12], users=len(ids))
     tables = _lake_tables(spark, config)
-    for i, uid in enumerate(ids, 1):
-        surrogate = f"erased_{secrets.token_hex(8)}"  # random: nothing leads back to the id
-        files = scrub_landing(config.landing, uid, surrogate)
+    surrogates = {uid: f"erased_{secrets.token_hex(8)}" for uid in ids}  # random: nothing
+    for i, uid in enumerate(ids, 1):                                     # leads back to the id
+        files = scrub_landing(config.landing, uid, surrogates[uid])
         out.landing_files += files
         say(f"user {i}/{len(ids)}: landing zone, {len(files)} file(s) rewritten")
-        # Reading is parallel (Spark runs the scans side by side); the writes go one by one.
-        with ThreadPoolExecutor(PARALLEL) as pool:
-            hits = [t for t, hit in zip(tables, pool.map(
-                lambda t, uid=uid: mentions(spark, t, uid), tables), strict=True) if hit]
-        for table in hits:
-            counts = scrub_table(spark, config, table, uid, surrogate)
+    # Each table is read once for all the people (side by side: Spark runs the scans at once);
+    # the writes go one by one.
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        hits = dict(zip(tables, pool.map(lambda t: mentioned(spark, t, ids), tables),
+                        strict=True))
+    say(f"{len(tables)} table(s) read, {sum(map(bool, hits.values()))} name them "
+        f"({time.time() - began:.0f} s)")
+    for i, uid in enumerate(ids, 1):
+        for table in (t for t in tables if uid in hits[t]):
+            counts = scrub_table(spark, config, table, uid, surrogates[uid])
             reached("erasure.scrubbed", table)
             total = out.tables.setdefault(table, {"deleted": 0, "anonymised": 0})
             for k, v in counts.items():
