@@ -109,7 +109,10 @@ def spark_conf(config: Config) -> dict[str, str]:
         "spark.app.name": spark.get("app_name", "lanhai"),
         "spark.driver.memory": spark["driver_memory"],
         "spark.driver.extraJavaOptions": " ".join(java_opts),
-        "spark.executor.extraJavaOptions": " ".join(o for o in java_opts if "XX:" not in o),
+        # the driver's JVM tuning is the driver's; an executor gets the profile's own
+        "spark.executor.extraJavaOptions": " ".join(
+            [*(o for o in java_opts if "XX:" not in o),
+             *spark.get("executor_java_options", "").split()]),
         "spark.driver.host": "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.jars": ",".join(delta_jars()),

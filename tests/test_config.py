@@ -49,6 +49,27 @@ def test_a_relative_data_dir_is_relative_to_where_it_was_typed(monkeypatch, tmp_
     assert load_config("local").data_dir == PROJECT_ROOT / "data"  # the profile's: the project's
 
 
+def test_the_driver_keeps_its_jvm_tuning_and_an_executor_gets_its_own(monkeypatch, tmp_path):
+    from lanhai import config as cfg
+    from lanhai.spark import spark_conf
+
+    (tmp_path / "local.yaml").write_text((cfg.CONF_DIR / "local.yaml").read_text())
+    (tmp_path / "quick.yaml").write_text(
+        "extends: local\nprofile: quick\nspark:\n  java_options: -XX:+UseSerialGC -Xss4m\n"
+        "  executor_java_options: -XX:TieredStopAtLevel=1\n")
+    monkeypatch.setattr(cfg, "CONF_DIR", tmp_path)
+    monkeypatch.setenv("LANHAI_DATA_DIR", str(tmp_path / "data"))
+    conf = spark_conf(load_config("quick"))
+    driver = conf["spark.driver.extraJavaOptions"].split()
+    executor = conf["spark.executor.extraJavaOptions"].split()
+    assert driver[:2] == ["-XX:+UseSerialGC", "-Xss4m"]
+    assert "-XX:+UseSerialGC" not in executor and "-XX:TieredStopAtLevel=1" in executor
+    assert "-XX:TieredStopAtLevel=1" not in driver
+    assert "-Duser.timezone=Asia/Shanghai" in executor  # the lake's clock on both
+    local = spark_conf(load_config("local"))["spark.executor.extraJavaOptions"]
+    assert "XX:" not in local
+
+
 def test_unknown_profile_names_the_known_ones():
     with pytest.raises(ConfigError, match="local"):
         load_config("nope")
