@@ -268,10 +268,11 @@ def scrub_table(spark, config: Config, table: str, user_id: str, surrogate: str)
         if own:
             merge = merge.whenMatchedDelete(condition=own)
         merge = merge.whenMatchedUpdate(set=updates)
-    merge.execute()
-    metrics = DeltaTable.forName(spark, table).history(1).first()["operationMetrics"] or {}
-    return {"deleted": int(metrics.get("numTargetRowsDeleted", 0)),
-            "anonymised": int(metrics.get("numTargetRowsUpdated", 0))}
+    # the MERGE's own counts: when it matches nothing (another id's MERGE took the only
+    # mention) it commits nothing, and the table's last commit would be someone else's
+    metrics = merge.execute().first()
+    return {"deleted": int(metrics["num_deleted_rows"] or 0),
+            "anonymised": int(metrics["num_updated_rows"] or 0)}
 
 
 def vacuum_now(spark, tables: list[str]) -> None:
@@ -383,21 +384,21 @@ def erase_users(spark, config: Config, user_ids: list[str], rebuild: bool = True
     began = time.time()
     out = Erasure(request_id=uuid.uuid4().hex[:12], users=len(ids))
     tables = _lake_tables(spark, config)
-    surrogates = {uid: f"erased_{secrets.token_hex(8)}" for uid in ids}  # random: nothing
-    for i, uid in enumerate(ids, 1):                                     # leads back to the id
-        files = scrub_landing(config.landing, uid, surrogates[uid])
-        out.landing_files += files
-        say(f"user {i}/{len(ids)}: landing zone, {len(files)} file(s) rewritten")
     # Each table is read once for all the people (side by side: Spark runs the scans at once);
-    # the writes go one by one.
+    # then each person in turn: their landed files, then the tables naming them, one by one.
+    scan_began = time.time()
     with ThreadPoolExecutor(PARALLEL) as pool:
         hits = dict(zip(tables, pool.map(lambda t: mentioned(spark, t, ids), tables),
                         strict=True))
-    say(f"{len(tables)} table(s) read, {sum(map(bool, hits.values()))} name them "
-        f"({time.time() - began:.0f} s)")
+    say(f"{len(tables)} table(s) read in {time.time() - scan_began:.0f} s, "
+        f"{sum(map(bool, hits.values()))} name them")
     for i, uid in enumerate(ids, 1):
+        surrogate = f"erased_{secrets.token_hex(8)}"  # random: nothing leads back to the id
+        files = scrub_landing(config.landing, uid, surrogate)
+        out.landing_files += files
+        say(f"user {i}/{len(ids)}: landing zone, {len(files)} file(s) rewritten")
         for table in (t for t in tables if uid in hits[t]):
-            counts = scrub_table(spark, config, table, uid, surrogates[uid])
+            counts = scrub_table(spark, config, table, uid, surrogate)
             reached("erasure.scrubbed", table)
             total = out.tables.setdefault(table, {"deleted": 0, "anonymised": 0})
             for k, v in counts.items():

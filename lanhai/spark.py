@@ -98,7 +98,7 @@ def spark_conf(config: Config) -> dict[str, str]:
     embedded = config.catalog["kind"] == "embedded"
     java_opts = " ".join(
         [
-            spark.get("java_options", ""),
+            spark.get("java_options") or "",
             f"-Dderby.system.home={catalog_dir}" if embedded else "",
             f"-Duser.timezone={spark['timezone']}",
             f"-Dlog4j2.configurationFile={PROJECT_ROOT / 'conf' / 'log4j2.properties'}",
@@ -112,7 +112,7 @@ def spark_conf(config: Config) -> dict[str, str]:
         # the driver's JVM tuning is the driver's; an executor gets the profile's own
         "spark.executor.extraJavaOptions": " ".join(
             [*(o for o in java_opts if "XX:" not in o),
-             *spark.get("executor_java_options", "").split()]),
+             *(spark.get("executor_java_options") or "").split()]),
         "spark.driver.host": "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.jars": ",".join(delta_jars()),
