@@ -63,7 +63,7 @@ def _own_config(data: Path):
 
 
 @pytest.fixture(scope="module")
-def cluster(built, config):
+def cluster(built, config, request):
     """The cluster started from nothing on a copy of the small lake's landing files."""
     import socket
 
@@ -103,7 +103,10 @@ def cluster(built, config):
     stopped = services.down(own)
     assert sorted(stopped) == sorted(pids.values()), (stopped, pids)
     assert not services.still_running(pids), "still running after cluster-down"
-    if not os.environ.get("LANHAI_KEEP_CLUSTER_DATA"):  # kept: its task logs, for debugging
+    # kept when asked, or when a test failed: its task logs under airflow/logs, for debugging
+    if os.environ.get("LANHAI_KEEP_CLUSTER_DATA") or request.session.testsfailed:
+        print(f"the cluster test's folder (task logs under airflow/logs) kept: {data}")
+    else:
         shutil.rmtree(data, ignore_errors=True)
 
 
