@@ -74,9 +74,10 @@ class Erasure:
         return bool(self.landing_files or self.tables or self.files_scrubbed)
 
 
-def pattern(user_id: str) -> str:
-    """The id as a whole word (Java and Python regex alike): U1 does not match inside U12."""
-    return rf"(?<![0-9A-Za-z_]){re.escape(user_id)}(?![0-9A-Za-z_])"
+def pattern(*user_ids: str) -> str:
+    """Any of the ids as a whole word (Java and Python regex alike): U1 does not match inside
+    U12."""
+    return rf"(?<![0-9A-Za-z_])(?:{'|'.join(map(re.escape, user_ids))})(?![0-9A-Za-z_])"
 
 
 def check_ids(user_ids: list[str]) -> list[str]:
@@ -237,8 +238,7 @@ def mentioned(spark, table: str, user_ids: list[str]) -> list[str]:
         rx = rx.replace("\\", "\\\\").replace("'", "\\'")
         return " or ".join(f"coalesce({sql} rlike '{rx}', false)" for sql, _ in text.values())
 
-    anyone = rf"(?<![0-9A-Za-z_])(?:{'|'.join(re.escape(u) for u in user_ids)})(?![0-9A-Za-z_])"
-    row = (df.alias("t").where(probe(anyone))
+    row = (df.alias("t").where(probe(pattern(*user_ids)))
            .agg(*[F.max(F.expr(probe(pattern(u)))).alias(f"m{i}")
                   for i, u in enumerate(user_ids)])
            .first())
