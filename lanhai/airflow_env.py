@@ -192,7 +192,8 @@ def up(config: Config, port: int = 8080, timeout: float = 180, home: Path | None
 
 
 def down(config: Config, grace: float = 30, home: Path | None = None) -> list[int]:
-    """Stop every service started by `up`, by PID (its whole process group). A PID file that
+    """Stop every service started by `up`, by PID (its whole process group, and the groups of
+    its descendants: Airflow 3 runs each task in a process group of its own). A PID file that
     another `down` removed meanwhile (a user's `make cluster-down` beside a bench's own) is
     skipped."""
     stopped = []
@@ -201,18 +202,55 @@ def down(config: Config, grace: float = 30, home: Path | None = None) -> list[in
             pid = int(pid_file.read_text())
         except FileNotFoundError:
             continue
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pid_file.unlink(missing_ok=True)
-            continue
-        if not _wait_gone(pid, grace):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-            _wait_gone(pid, 15)
+        if stop_tree(pid, signal.SIGTERM, grace):
+            stopped.append(pid)
         pid_file.unlink(missing_ok=True)
-        stopped.append(pid)
     return stopped
+
+
+def descendants(pid: int) -> list:
+    """A process's children, theirs, and so on, as psutil processes (none if it is gone)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def stop_tree(pid: int, sig: int, grace: float) -> bool:
+    """Signal the process group led by `pid`, then SIGKILL it after `grace` seconds; then the
+    same for every descendant that lived in a group of its own (a LocalExecutor's task runner
+    and the Spark driver it started, which killing the scheduler's group leaves orphaned).
+    Whether the leader was running."""
+    import psutil
+
+    tree = descendants(pid)
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        return False
+    if not _wait_gone(pid, grace):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        _wait_gone(pid, 15)
+    own = os.getpgid(0)
+    groups = set()
+    for child in tree:
+        with contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess):
+            if child.is_running():  # psutil: not a PID reused since
+                groups.add(os.getpgid(child.pid))
+    for group in sorted(groups - {pid, own}):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGTERM)
+        if not _wait_gone(group, grace):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+            _wait_gone(group, 15)
+    for child in tree:  # one that left for a group of its own, or ours
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()  # psutil checks that the PID was not reused
+    return True
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:

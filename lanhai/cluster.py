@@ -156,24 +156,16 @@ def _port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 def stop(config: Config, name: str, grace: float = 60) -> int | None:
     """Stop one service by its PID file: its signal, then SIGKILL after `grace` seconds."""
-    from lanhai.airflow_env import _wait_gone
+    from lanhai.airflow_env import stop_tree
 
     path = pid_file(config, name)
     if not path.exists():
         return None
     pid = int(path.read_text())
     sig = signal.SIGINT if name == PG_SERVICE else signal.SIGTERM  # PostgreSQL: fast shutdown
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        path.unlink()
-        return None
-    if not _wait_gone(pid, grace):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        _wait_gone(pid, 15)
+    ran = stop_tree(pid, sig, grace)
     path.unlink()
-    return pid
+    return pid if ran else None
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------

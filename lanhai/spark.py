@@ -291,7 +291,35 @@ def ddl_of(df) -> str:
     return ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in df.schema.fields)
 
 
-def ensure_table(spark: SparkSession, table: str, ddl: str) -> None:
-    """`create table if not exists` (Delta) that survives a crash of an earlier create."""
-    adopt_orphan(spark, table)
-    spark.sql(f"create table if not exists {table} ({ddl}) using delta")
+# What a `create table if not exists` meets when another process creates the same table at the
+# same moment (two domains' ingests creating a shared audit table on a fresh lake): Delta's
+# first commit lost to the other's (a conflict, in conflicts.conflict_types), or the catalog's
+# entry or the folder made by the other between this one's check and its create
+CREATE_RACES = ("TABLE_OR_VIEW_ALREADY_EXISTS", "LOCATION_ALREADY_EXISTS",
+                "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION")
+
+
+def ensure_table(spark: SparkSession, table: str, ddl: str, attempts: int = 5,
+                 wait: float = 1.0) -> None:
+    """`create table if not exists` (Delta) that survives a crash of an earlier create, and a
+    concurrent create of the same table by another process: the loser waits and looks again,
+    and finds the winner's table (same columns: both come from the same code)."""
+    from pyspark.errors import AnalysisException
+
+    from lanhai.conflicts import conflict_types
+
+    races = (*conflict_types(), AnalysisException)
+    for attempt in range(1, attempts + 1):
+        try:
+            adopt_orphan(spark, table)
+            spark.sql(f"create table if not exists {table} ({ddl}) using delta")
+            return
+        except races as err:
+            condition = getattr(err, "getCondition", lambda: None)()
+            raced = not isinstance(err, AnalysisException) or condition in CREATE_RACES \
+                or "already exists" in str(err).lower()  # the metastore's own words
+            if not raced or attempt == attempts:
+                raise
+            _log.warning("creating %s raced another process (%s); looking again (%d of %d)",
+                         table, condition or type(err).__name__, attempt + 1, attempts)
+            time.sleep(wait * attempt)

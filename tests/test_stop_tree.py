@@ -1,0 +1,61 @@
+"""Stopping a service stops what it started (lanhai.airflow_env.stop_tree): Airflow 3's
+LocalExecutor runs each task in a process group of its own, and that task starts a Spark
+driver; killing the scheduler's group alone left both running. Here a service (a group of its
+own) starts a child that moves to another group and a grandchild in that group, as a task
+runner and its Spark driver do: all three must be gone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+SERVICE = """
+import os, subprocess, sys, time
+task = subprocess.Popen([sys.executable, "-c", '''
+import os, subprocess, sys, time
+os.setpgid(0, 0)  # as Airflow's supervisor puts a task runner in a group of its own
+driver = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+print(os.getpid(), driver.pid, flush=True)
+time.sleep(600)
+'''], stdout=sys.stdout)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_stopping_a_service_stops_the_task_groups_it_started():
+    from lanhai.airflow_env import stop_tree
+
+    service = subprocess.Popen([sys.executable, "-c", SERVICE], stdout=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    try:
+        task, driver = (int(p) for p in service.stdout.readline().split())
+        assert os.getpgid(task) == task != service.pid
+        assert os.getpgid(driver) == task
+        assert stop_tree(service.pid, signal.SIGTERM, grace=10)
+        service.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while (_alive(task) or _alive(driver)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(task) and not _alive(driver)
+    finally:
+        if service.poll() is None:
+            os.killpg(service.pid, signal.SIGKILL)
+
+
+def test_a_service_already_gone_is_reported_as_not_running():
+    from lanhai.airflow_env import stop_tree
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"], start_new_session=True)
+    gone.wait()
+    assert not stop_tree(gone.pid, signal.SIGTERM, grace=1)
