@@ -73,7 +73,7 @@ def on_cluster() -> dict:
     from lanhai import airflow_env, cluster
     from lanhai.config import load_config
     from lanhai.intervals import last_complete_week
-    from lanhai.scheduler import AirflowApi, run_chain
+    from lanhai.scheduler import AirflowApi, run_chain, when
 
     config = load_config()
     start, end = _interval(config)
@@ -88,22 +88,27 @@ def on_cluster() -> dict:
         airflow_env.up(config, port, services=("api-server", "scheduler", "dag-processor"))
         up_s = round(time.perf_counter() - began, 1)
         api = AirflowApi(f"http://127.0.0.1:{port}", airflow_env.admin_password(config))
-        stages = run_chain(api, start, end, last_complete_week(end),
+        stages = run_chain(api, start, end, last_complete_week(end), timeout=4 * 3600,
                            progress=lambda m: print(m, file=sys.stderr, flush=True))
         apps = cluster.master_status(config)["completedapps"]
+        # where the time goes: each task's seconds, as the scheduler recorded them
+        tasks = {f"{t['dag_id'].removeprefix('lanhai_')}.{t['task_id']}":
+                 round(when(t["end_date"]) - when(t["start_date"]), 1)
+                 for t in api.task_instances() if t["start_date"] and t["end_date"]}
     finally:
         cluster.down(config)
     return {"cluster_up_s": up_s, **{f"cluster_{k}": v for k, v in stages.items()},
-            "cluster_spark_apps": len(apps)}
+            "cluster_spark_apps": len(apps), "cluster_task_s": tasks}
 
 
 def _child(mode: str, data: Path, profile: str = "local") -> dict:
     env = {**os.environ, "LANHAI_DATA_DIR": str(data), "LANHAI_PROFILE": profile}
+    # stderr (the legs' progress: the cluster's stages as they end) goes to the terminal
     proc = subprocess.run([sys.executable, __file__, "--mode", mode], env=env,
-                          capture_output=True, text=True, check=False)
+                          stdout=subprocess.PIPE, text=True, check=False)
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     if proc.returncode or not line:
-        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+        sys.stderr.write(proc.stdout[-3000:])
         raise SystemExit(f"chain bench ({mode}) failed in {data}")
     return json.loads(line[0][7:])
 
@@ -121,7 +126,11 @@ def main() -> None:
         print("RESULT " + json.dumps(run()), flush=True)
         return
     profiles = args.profiles.split(",")
-    results = []
+    unknown = set(profiles) - {"local", "cluster"}
+    if unknown:
+        parser.error(f"unknown profile(s) {', '.join(sorted(unknown))}: local, cluster")
+    results: list[dict] = []
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
     for scale in args.scales.split(","):
         base = ROOT / "data" / "bench" / f"chain-{scale}"
         shutil.rmtree(base, ignore_errors=True)
@@ -135,25 +144,32 @@ def main() -> None:
             if "cluster" in profiles:
                 shutil.copytree(via / sub, base / "cluster" / sub)
         res = {"scale": scale}
-        if "local" in profiles:
-            res.update(_child("airflow", via))
-            print(json.dumps(res), file=sys.stderr, flush=True)
-        if "local" in profiles and not args.no_direct:
-            res.update(_child("direct", plain))
-            res["airflow_overhead_s"] = round(res["airflow_total_s"] - res["direct_total_s"], 1)
-            res["airflow_overhead_share"] = round(res["airflow_overhead_s"]
-                                                  / res["airflow_total_s"], 3)
-        if "cluster" in profiles:
-            res.update(_child("cluster", base / "cluster", profile="cluster"))
-            if "airflow_total_s" in res:
+        results.append(res)
+        for profile in profiles:  # in the order given: `--profiles cluster,local` puts it first
+            if profile == "local":
+                res.update(_child("airflow", via))
+                if not args.no_direct:
+                    res.update(_child("direct", plain))
+                    res["airflow_overhead_s"] = round(res["airflow_total_s"]
+                                                      - res["direct_total_s"], 1)
+                    res["airflow_overhead_share"] = round(res["airflow_overhead_s"]
+                                                          / res["airflow_total_s"], 3)
+            elif profile == "cluster":
+                res.update(_child("cluster", base / "cluster", profile="cluster"))
+            if "cluster_total_s" in res and "airflow_total_s" in res:
                 res["cluster_vs_embedded"] = round(res["cluster_total_s"]
                                                    / res["airflow_total_s"], 2)
-        results.append(res)
-        print(json.dumps(res, indent=1), flush=True)
+            print(json.dumps(res, indent=1), file=sys.stderr, flush=True)
+            _save(results, stamp)  # after each leg: a leg stopped later keeps the ones before
+    print(json.dumps(results, indent=1), flush=True)
+
+
+def _save(results: list[dict], stamp: str) -> Path:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
-    (out / f"chain-{stamp}.json").write_text(json.dumps(results, indent=1))
+    path = out / f"chain-{stamp}.json"
+    path.write_text(json.dumps(results, indent=1))
+    return path
 
 
 if __name__ == "__main__":
