@@ -218,14 +218,54 @@ def descendants(pid: int) -> list:
         return []
 
 
-def stop_tree(pid: int, sig: int, grace: float) -> bool:
-    """Signal the process group led by `pid`, then SIGKILL it after `grace` seconds; then the
-    same for every descendant that lived in a group of its own (a LocalExecutor's task runner
-    and the Spark driver it started, which killing the scheduler's group leaves orphaned).
-    Whether the leader was running."""
+def _in_session(sid: int, born: float, spare: set[int]) -> list:
+    """The processes of session `sid` started since `born` (what a service started, in groups
+    of its own, after its descendants were listed), but those in `spare`."""
     import psutil
 
-    tree = descendants(pid)
+    out = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):
+            if proc.pid not in spare and os.getsid(proc.pid) == sid \
+                    and proc.create_time() >= born:
+                out.append(proc)
+    return out
+
+
+def alive(proc) -> bool:
+    """Whether a psutil process still runs (a zombie has ended; a reused PID is not it)."""
+    import psutil
+
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def stop_tree(pid: int, sig: int, grace: float) -> bool:
+    """Stop the service led by `pid` (started in a session and process group of its own) and
+    everything it started; whether it was running.
+
+    Its group gets `sig` first, alone (PostgreSQL's postmaster must shut its own children
+    down), then SIGKILL after `grace` seconds. Then whatever it started is still there gets
+    SIGTERM at once and SIGKILL after `grace`: the descendants listed before the signal, in
+    process groups of their own (Airflow 3's supervisor puts each task runner in one, with the
+    Spark driver it starts), and the processes of its session started since it was (a task
+    runner forked meanwhile). psutil's processes, so a PID reused meanwhile is never signalled;
+    never this process, its parents or its own session or group."""
+    import psutil
+
+    try:
+        leader = psutil.Process(pid)
+        born = leader.create_time()
+    except psutil.NoSuchProcess:
+        return False
+    mine = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+    ours = {os.getsid(0), os.getpgid(0)}
+    if pid in mine or pid in ours:
+        raise RuntimeError(f"refusing to stop PID {pid}: it is this process, its parent, or "
+                           "their session or group (a stale PID file?)")
+    tree = [p for p in descendants(pid) if p.pid not in mine]
     try:
         os.killpg(pid, sig)
     except ProcessLookupError:
@@ -234,22 +274,23 @@ def stop_tree(pid: int, sig: int, grace: float) -> bool:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
         _wait_gone(pid, 15)
-    own = os.getpgid(0)
+    left = [p for p in tree if alive(p)]  # psutil: not a PID reused since
+    seen = {p.pid for p in left}
+    left += [p for p in _in_session(pid, born, mine) if p.pid not in seen]
     groups = set()
-    for child in tree:
-        with contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess):
-            if child.is_running():  # psutil: not a PID reused since
-                groups.add(os.getpgid(child.pid))
-    for group in sorted(groups - {pid, own}):
+    for proc in left:
+        with contextlib.suppress(ProcessLookupError):
+            groups.add(os.getpgid(proc.pid))
+    groups -= ours
+    for group in groups:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGTERM)
-        if not _wait_gone(group, grace):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(group, signal.SIGKILL)
-            _wait_gone(group, 15)
-    for child in tree:  # one that left for a group of its own, or ours
+    deadline = time.monotonic() + grace
+    while any(alive(p) for p in left) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for proc in left:
         with contextlib.suppress(psutil.NoSuchProcess):
-            child.kill()  # psutil checks that the PID was not reused
+            proc.kill()  # psutil checks that the PID was not reused
     return True
 
 

@@ -311,7 +311,13 @@ def ensure_table(spark: SparkSession, table: str, ddl: str, attempts: int = 5,
     races = (*conflict_types(), AnalysisException)
     for attempt in range(1, attempts + 1):
         try:
-            adopt_orphan(spark, table)
+            if attempt in (1, attempts):
+                # a crash's orphan; not right after a race, when the other creator's folder
+                # may still be without its first commit (adopt_orphan would delete it) or its
+                # catalog entry (adopt_orphan would take its table over)
+                adopt_orphan(spark, table)
+            if attempt > 1 and spark.catalog.tableExists(table):
+                return  # the other process's table
             spark.sql(f"create table if not exists {table} ({ddl}) using delta")
             return
         except races as err:

@@ -102,12 +102,13 @@ def cluster(built, config, request):
     yield state
     # everything the services started: Spark's executors, Airflow's task runners (groups of
     # their own) and their Spark drivers, PostgreSQL's backends
-    started = {f"{name}>{p.pid}": p.pid for name, pid in pids.items()
-               for p in airflow_env.descendants(pid)}
+    started = [p for pid in pids.values() for p in airflow_env.descendants(pid)]
     stopped = services.down(own)
     assert sorted(stopped) == sorted(pids.values()), (stopped, pids)
     assert not services.still_running(pids), "still running after cluster-down"
-    assert not services.still_running(started), "left running by cluster-down"
+    # psutil's processes: a PID reused since is not theirs
+    left = [p.pid for p in started if airflow_env.alive(p)]
+    assert not left, f"left running by cluster-down: {left}"
     # kept when asked, or when a test failed: its task logs under airflow/logs, for debugging
     if os.environ.get("LANHAI_KEEP_CLUSTER_DATA") or request.session.testsfailed:
         print(f"the cluster test's folder (task logs under airflow/logs) kept: {data}")

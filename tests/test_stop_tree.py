@@ -53,6 +53,50 @@ def test_stopping_a_service_stops_the_task_groups_it_started():
             os.killpg(service.pid, signal.SIGKILL)
 
 
+# A service that, told to stop, starts one more task in a group of its own and exits: the task
+# was not among its descendants when the stop began; it is in the service's session.
+LATE = """
+import os, signal, subprocess, sys, time
+def stop(*_):
+    task = subprocess.Popen([sys.executable, "-c",
+                             "import os, time; os.setpgid(0, 0); time.sleep(600)"])
+    print(task.pid, flush=True)
+    time.sleep(0.5)
+    os._exit(0)
+signal.signal(signal.SIGTERM, stop)
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_task_started_while_the_service_stops_is_stopped_too():
+    from lanhai.airflow_env import stop_tree
+
+    service = subprocess.Popen([sys.executable, "-c", LATE], stdout=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    try:
+        assert service.stdout.readline().strip() == "ready"
+        assert stop_tree(service.pid, signal.SIGTERM, grace=10)
+        late = int(service.stdout.readline())
+        deadline = time.monotonic() + 10
+        while _alive(late) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(late)
+    finally:
+        if service.poll() is None:
+            os.killpg(service.pid, signal.SIGKILL)
+
+
+def test_it_refuses_to_stop_its_caller():
+    import pytest
+
+    from lanhai.airflow_env import stop_tree
+
+    for pid in (os.getpid(), os.getppid()):
+        with pytest.raises(RuntimeError, match="refusing"):
+            stop_tree(pid, signal.SIGTERM, grace=1)
+
+
 def test_a_service_already_gone_is_reported_as_not_running():
     from lanhai.airflow_env import stop_tree
 
