@@ -155,7 +155,8 @@ def _port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def stop(config: Config, name: str, grace: float = 60) -> int | None:
-    """Stop one service by its PID file: its signal, then SIGKILL after `grace` seconds."""
+    """Stop one service by its PID file, and what it started (airflow_env.stop_tree): its
+    signal, then SIGKILL after `grace` seconds."""
     from lanhai.airflow_env import stop_tree
 
     path = pid_file(config, name)

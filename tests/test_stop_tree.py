@@ -87,14 +87,18 @@ def test_a_task_started_while_the_service_stops_is_stopped_too():
             os.killpg(service.pid, signal.SIGKILL)
 
 
-def test_it_refuses_to_stop_its_caller():
+def test_it_refuses_to_stop_its_caller(monkeypatch):
     import pytest
 
     from lanhai.airflow_env import stop_tree
 
-    for pid in (os.getpid(), os.getppid()):
+    signalled = []  # a regression must fail this test, not signal the test run's own tree
+    monkeypatch.setattr(os, "killpg", lambda pid, sig: signalled.append(pid))
+    monkeypatch.setattr(os, "kill", lambda pid, sig: signalled.append(pid))
+    for pid in (os.getpid(), os.getppid(), os.getpgid(0)):
         with pytest.raises(RuntimeError, match="refusing"):
             stop_tree(pid, signal.SIGTERM, grace=1)
+    assert signalled == []
 
 
 def test_a_service_already_gone_is_reported_as_not_running():
