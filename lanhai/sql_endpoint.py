@@ -151,6 +151,17 @@ def jdbc_url(config: Config) -> str:
            f"{config.db('marts')}"
 
 
+def connect(config: Config, user: str, secret: str):
+    """A DB-API connection to the endpoint (PyHive, HiveServer2's binary protocol with the
+    `CUSTOM` login): what Superset and notebooks use from Python, one connection for many
+    queries (Beeline starts a JVM per call). Installed with dbt-spark's thrift method."""
+    from pyhive import hive
+
+    return hive.connect(host=config.cluster["host"], port=int(settings(config)["port"]),
+                        username=user, password=secret, auth="CUSTOM",
+                        database=config.db("marts"))
+
+
 def up(config: Config, timeout: float = 300) -> int:
     """Start the endpoint (an `analyst` login made on first start); return its PID."""
     from lanhai import cluster
