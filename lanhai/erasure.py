@@ -385,7 +385,7 @@ def erase_users(spark, config: Config, user_ids: list[str], rebuild: bool = True
     out = Erasure(request_id=uuid.uuid4().hex[:12], users=len(ids))
     tables = _lake_tables(spark, config)
     # Each table is read once for all the people (side by side: Spark runs the scans at once);
-    # then each person in turn: their landed files, then the tables naming them (four at once).
+    # then each person in turn: their landed files, then the tables naming them, one by one.
     scan_began = time.time()
     with ThreadPoolExecutor(PARALLEL) as pool:
         hits = dict(zip(tables, pool.map(lambda t: mentioned(spark, t, ids), tables),
@@ -397,18 +397,9 @@ def erase_users(spark, config: Config, user_ids: list[str], rebuild: bool = True
         files = scrub_landing(config.landing, uid, surrogate)
         out.landing_files += files
         say(f"user {i}/{len(ids)}: landing zone, {len(files)} file(s) rewritten")
-        naming = [t for t in tables if uid in hits[t]]
-
-        def scrub(table: str, uid: str = uid, surrogate: str = surrogate) -> dict:
+        for table in (t for t in tables if uid in hits[t]):
             counts = scrub_table(spark, config, table, uid, surrogate)
             reached("erasure.scrubbed", table)
-            return counts
-
-        # Each table is a MERGE of its own, so tables are scrubbed side by side (a stop leaves
-        # each table at its version before or after its MERGE; the rerun finishes the rest).
-        with ThreadPoolExecutor(PARALLEL) as pool:
-            scrubbed = list(pool.map(scrub, naming))
-        for table, counts in zip(naming, scrubbed, strict=True):
             total = out.tables.setdefault(table, {"deleted": 0, "anonymised": 0})
             for k, v in counts.items():
                 total[k] += v

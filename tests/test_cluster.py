@@ -302,6 +302,7 @@ def _pyhive(endpoint, user="analyst", password=None):
     return connect(endpoint["config"], user, password or endpoint["password"])
 
 
+@pytest.mark.timeout(1800, func_only=True)  # PyHive's socket has no timeout of its own
 def test_an_analyst_reads_every_mart_through_the_endpoint_as_the_fast_path_does(endpoint):
     """An analyst's Python client (PyHive, one connection: a Beeline JVM per mart took 456 s)
     logged in as `analyst` gets every mart's rows, and they are the fast path's (DuckDB over
@@ -326,6 +327,7 @@ def test_an_analyst_reads_every_mart_through_the_endpoint_as_the_fast_path_does(
             assert got == want, table
 
 
+@pytest.mark.timeout(600, func_only=True)
 def test_the_endpoint_refuses_anonymous_and_wrong_logins(endpoint):
     # no user name (Beeline, with the analyst's password); a wrong password, an unknown user
     proc = _beeline(endpoint, "select 1", user=None)
@@ -335,6 +337,7 @@ def test_the_endpoint_refuses_anonymous_and_wrong_logins(endpoint):
             _pyhive(endpoint, user, password).close()
 
 
+@pytest.mark.timeout(600, func_only=True)
 def test_the_endpoint_reads_the_marts_only_and_writes_nothing(endpoint):
     own = endpoint["config"]
     with _pyhive(endpoint) as conn:
