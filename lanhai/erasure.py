@@ -22,13 +22,16 @@
    records): the id is replaced by `[erased]`.
 
 The erasure is recorded in `audit.erasures` (counts only, never the id). A rerun with the same
-id finds nothing left and changes nothing; after a crash, a rerun finishes the work.
+id finds nothing left and changes nothing; after a crash, a rerun finishes the work (the
+tables a stopped run began are listed in `erasure-pending.json` under the data folder, names
+only: the rerun vacuums them and rebuilds their marts even though they no longer name anyone).
 VACUUM with zero retention breaks readers that are on an older version of a table at that
 moment: on the cluster profile, run it when no job writes the lake.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -371,6 +374,26 @@ def scrub_files(config: Config, user_id: str) -> list[str]:
 
 
 # --- the whole erasure ---------------------------------------------------------------------
+def pending_path(config: Config) -> Path:
+    """The tables an erasure began to scrub and has not yet vacuumed (names only, never an id):
+    a stopped run leaves it, and the next run vacuums those tables and rebuilds their marts
+    too; a table it had already scrubbed no longer names the person, so a scan would miss it
+    while its earlier Delta versions still hold the rows."""
+    return config.data_dir / "erasure-pending.json"
+
+
+def _pending(config: Config) -> set[str]:
+    path = pending_path(config)
+    return set(json.loads(path.read_text(encoding="utf-8"))["tables"]) if path.exists() else set()
+
+
+def _note_pending(config: Config, tables: set[str]) -> None:
+    path = pending_path(config)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"tables": sorted(tables)}), encoding="utf-8")
+    os.replace(tmp, path)  # whole or not at all
+
+
 def erase_users(spark, config: Config, user_ids: list[str], rebuild: bool = True,
                 on_step: Callable[[str], None] | None = None) -> Erasure:
     """Erase each user from the landing zone, every table, the marts, every Delta version and
@@ -392,6 +415,9 @@ def erase_users(spark, config: Config, user_ids: list[str], rebuild: bool = True
                         strict=True))
     say(f"{len(tables)} table(s) read in {time.time() - scan_began:.0f} s, "
         f"{sum(map(bool, hits.values()))} name them")
+    # Before the first change: what this run will scrub, with what a stopped run left
+    pending = _pending(config)
+    _note_pending(config, pending | {t for t in tables if hits[t]})
     for i, uid in enumerate(ids, 1):
         surrogate = f"erased_{secrets.token_hex(8)}"  # random: nothing leads back to the id
         files = scrub_landing(config.landing, uid, surrogate)
@@ -406,16 +432,21 @@ def erase_users(spark, config: Config, user_ids: list[str], rebuild: bool = True
             say(f"user {i}/{len(ids)}: {table}: {counts['deleted']} deleted, "
                 f"{counts['anonymised']} anonymised")
     changed = sorted(out.tables)
-    if rebuild and changed:
-        say(f"dbt: rebuilding the models downstream of {len(changed)} table(s)")
-        out.models_rebuilt = rebuild_marts(spark, config, changed)
-    out.vacuumed = [t for t in dict.fromkeys([*changed, *out.models_rebuilt])
+    # this run's tables and those a stopped run scrubbed (they no longer name the person)
+    finish = sorted(set(changed) | {t for t in pending if spark.catalog.tableExists(t)})
+    if pending:
+        say(f"{len(pending)} table(s) left by a stopped erasure: vacuumed and rebuilt too")
+    if rebuild and finish:
+        say(f"dbt: rebuilding the models downstream of {len(finish)} table(s)")
+        out.models_rebuilt = rebuild_marts(spark, config, finish)
+    out.vacuumed = [t for t in dict.fromkeys([*finish, *out.models_rebuilt])
                     if spark.catalog.tableExists(t)]
     vacuum_now(spark, out.vacuumed)
     say(f"vacuumed {len(out.vacuumed)} table(s): no earlier version holds the rows")
     for uid in ids:
         out.files_scrubbed += scrub_files(config, uid)
     say(f"{len(out.files_scrubbed)} other file(s) scrubbed")
+    pending_path(config).unlink(missing_ok=True)
     out.seconds = round(time.time() - began, 1)
     audit = config.table("audit", "erasures")
     ensure_table(spark, audit, ERASURES_COLUMNS)
