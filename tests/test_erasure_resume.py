@@ -6,7 +6,6 @@ each run scrubs, vacuums and rebuilds."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from unittest import mock
 
 import pytest
@@ -23,8 +22,7 @@ def lake(tmp_path, monkeypatch):
     from lanhai.config import load_config
 
     monkeypatch.setenv("LANHAI_DATA_DIR", str(tmp_path))
-    config = load_config("test")
-    config = replace(config, paths={**config.paths, "landing": tmp_path / "landing"})
+    config = load_config("test")  # everything under tmp_path; the landing zone is faked
     names = {"silver.users": True, "silver.orders": True, "bronze.orders": True,
              "silver.merchants": False}  # does the table name the person now?
     seen = {"scrubbed": [], "vacuumed": [], "rebuilt": []}
