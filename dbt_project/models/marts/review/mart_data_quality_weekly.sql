@@ -5,7 +5,7 @@
 -- landing zone to the first build of the marts: int_file_freshness). Rules
 -- are in mart_quarantine_rules_weekly.
 with landed as (
-    select * from {{ ref('stg_bronze__records') }}
+    select * from {{ ref('int_bronze_files') }}
 ),
 
 quarantined as (
@@ -43,7 +43,7 @@ landed_by_week as (
     select
         dates.iso_week_label,
         landed.entity,
-        count(*) as rows_landed,
+        sum(landed.rows_landed) as rows_landed,
         count(distinct landed.source_file) as files_landed
     from landed
     inner join dates on landed.landing_date = dates.date_day
@@ -141,7 +141,7 @@ latest as (
     select
         entity,
         max(landing_date) as latest_landing_date,
-        max(ingested_at) as latest_ingested_at
+        max(latest_ingested_at) as latest_ingested_at
     from landed
     group by entity
 ),
