@@ -16,7 +16,9 @@ Facts and KPI marts are incremental: they take what silver loaded since their la
 (a backfill's days included) and recompute the weeks from the earliest new business date
 (`dbt_project/README.md`). The interval the gate validated comes from its asset event and
 goes on to the `marts.weekly_review` asset; `record_build` first notes when the build started
-(the data-quality mart's freshness: arrival in the landing zone to the first build). Then
+(the data-quality mart's freshness: arrival in the landing zone to the first build), and
+`publish` notes that it passed: the next run's data tests on the order views read the rows
+loaded since (`dbt_project/macros/test_scope.sql`; every row on a full refresh). Then
 `customer_value` fits BG/NBD and
 Gamma-Gamma for the weeks whose customer histories dbt rebuilt (`lanhai customer-value`), and
 `ab_readout` turns each experiment's counts into its readout (`lanhai ab-readout`).
@@ -130,12 +132,16 @@ def lanhai_transform():
         return read_out(load_config(), log.info)
 
     @task(pool=SPARK_POOL, outlets=[MARTS])
-    def publish(span: dict, **context):
+    def publish(span: dict, build_id: str, **context):
+        """The marts' asset event; the build noted as passed (the next run's data tests read
+        what was loaded since it started: dbt_project/macros/test_scope.sql)."""
         from lanhai.audit import record_run
+        from lanhai.landed import record_build_passed
         from lanhai.spark import get_spark
 
         config = load_config()
         spark = get_spark(config)
+        record_build_passed(spark, config, build_id)
         weeks = spark.sql(f"select count(distinct iso_week_label) from "
                           f"{config.db('marts')}.mart_weekly_review").first()[0]
         record_run(spark, config, context, "publish", "success", weeks, span)
@@ -144,8 +150,9 @@ def lanhai_transform():
 
     span = interval()
     first, last = dbt_by_layer() if DBT_TASKS == "layer" else dbt_by_model()
-    span >> record_build(span) >> first
-    last >> customer_value(span) >> ab_readout(span) >> publish(span)
+    build_id = record_build(span)
+    span >> build_id >> first
+    last >> customer_value(span) >> ab_readout(span) >> publish(span, build_id)
 
 
 lanhai_transform()

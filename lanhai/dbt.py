@@ -53,7 +53,9 @@ OPERATIONAL = [
                                                  "(modification time in the landing zone) "
                                                  "and when bronze took it (lanhai.landed)."},
          {"name": "mart_builds", "description": "When each build of the marts started "
-                                                "(lanhai.landed.record_build)."}]},
+                                                "(kind `transform`), and which builds passed "
+                                                "(kind `passed`, same build_id; "
+                                                "lanhai.landed)."}]},
     {"name": "quarantine", "schema": "quarantine",
      "description": "Records that broke a contract rule.",
      "tables": [{"name": "records", "description": "One row per quarantined record: rule, "

@@ -6,9 +6,12 @@ them into a median and a 95th percentile per week and table (dbt's int_file_fres
 - `audit.landed_files`: each file bronze took, once, with its arrival (the file's modification
   time in the landing zone) and when bronze took it (`record_landed_files`, per micro-batch,
   an idempotent Delta append: a replayed batch adds nothing);
-- `audit.mart_builds`: when each transform started (`record_build`, before dbt runs). A file
-  is in every build that started after bronze took it; its first such build is the one that
-  put it in the marts. A rerun of the transform adds a build but changes no file's first.
+- `audit.mart_builds`: when each transform started (`record_build`, before dbt runs; kind
+  `transform`). A file is in every build that started after bronze took it; its first such
+  build is the one that put it in the marts. A rerun of the transform adds a build but changes
+  no file's first. When a build's dbt build passed, a second row with its build_id and kind
+  `passed` (`record_build_passed`): an incremental run's data tests read the rows dated from
+  what silver loaded since the last such build started (dbt_project/macros/test_scope.sql).
 """
 
 from __future__ import annotations
@@ -78,3 +81,13 @@ def record_build(spark: SparkSession, config: Config, kind: str = "transform") -
      .select("build_id", F.current_timestamp().alias("started_at"), "kind")
      .write.format("delta").mode("append").saveAsTable(config.table("audit", "mart_builds")))
     return build_id
+
+
+def record_build_passed(spark: SparkSession, config: Config, build_id: str) -> None:
+    """Record that the build `record_build` started (its id) passed: its models were built and
+    their data tests passed. The next incremental run tests what was loaded since it started."""
+    from pyspark.sql import functions as F
+
+    (spark.createDataFrame([(build_id, "passed")], "build_id string, kind string")
+     .select("build_id", F.current_timestamp().alias("started_at"), "kind")
+     .write.format("delta").mode("append").saveAsTable(config.table("audit", "mart_builds")))

@@ -71,13 +71,14 @@ def gate(config: Config, start: date, end: date, say: Callable[[str], None]) -> 
 
 def transform(config: Config, start: date, end: date, say: Callable[[str], None]) -> dict:
     from lanhai.dbt import PRODUCTION_FLAGS, run_dbt
-    from lanhai.landed import record_build
+    from lanhai.landed import record_build, record_build_passed
     from lanhai.spark import get_spark
 
-    record_build(get_spark(config), config)  # the freshness measure's build start
+    build_id = record_build(get_spark(config), config)  # the freshness measure's build start
     began = time.perf_counter()
     if not run_dbt(config, ["build", *PRODUCTION_FLAGS]):
         raise StageFailed(f"dbt build failed: see {config.path('dbt') / 'logs'}")
+    record_build_passed(get_spark(config), config, build_id)  # the next run's tests start here
     return {"dbt": "build", "dbt_seconds": round(time.perf_counter() - began, 1),
             "customer_value": customer_value(config, say),
             "ab_readout": ab_readout(config, say)}

@@ -233,6 +233,62 @@ def test_an_incremental_window_kpi_reads_only_the_days_its_weeks_need(built, spa
         optimized
 
 
+SCOPED_TEST = "unique_combination_int_order_items_paid_order_id__line_no"
+UNSCOPED_TEST = "unique_combination_fct_order_items_order_id__line_no"
+
+
+def _compiled_test(config, name: str, *args: str) -> str:
+    from lanhai.dbt import run_dbt
+
+    assert run_dbt(config, ["compile", "--select", name, *args])
+    found = list((config.path("dbt") / "target" / "compiled" / "lanhai").rglob(f"{name}.sql"))
+    assert len(found) == 1, found
+    return found[0].read_text(encoding="utf-8")
+
+
+def _tests_since(spark, config):
+    """The earliest business date silver loaded since the last passed build started (None:
+    no build passed yet), from audit.mart_builds and int_changes, read here."""
+    builds = spark.table(config.table("audit", "mart_builds")).toPandas()
+    passed = builds[(builds.kind == "transform")
+                    & builds.build_id.isin(builds[builds.kind == "passed"].build_id)]
+    if passed.empty:
+        return None
+    after = passed.started_at.max()
+    changed = spark.sql(f"select min(changed_date) from intermediate.int_changes "
+                        f"where silver_loaded_at > timestamp '{after}'").first()[0]
+    return str(changed or "9999-12-31")
+
+
+@pytest.mark.integration
+def test_an_incremental_runs_data_tests_read_what_was_loaded_since_the_last_passed_build(
+        built, spark, config):
+    """A model with a `test_scope` is tested, outside a full refresh, on its rows dated from the
+    earliest business date loaded since the last build that passed, less the lookback and a
+    week (dbt_project/macros/test_scope.sql): a build that started but did not pass does not
+    move that date; one that passed does. `full_tests` and models without a scope read every
+    row."""
+    from lanhai.landed import record_build, record_build_passed
+
+    def scope(since):
+        return f"paid_date >= date_sub(date '{since}', 13)"  # lookback_days 7 + 6
+
+    since = _tests_since(spark, config)
+    sql = _compiled_test(config, SCOPED_TEST)
+    assert (scope(since) in sql) if since else ("date_sub(" not in sql), sql
+    # a build starts, and fails: the scope stays where the last passed build put it
+    started = record_build(spark, config)
+    assert _tests_since(spark, config) == since
+    assert _compiled_test(config, SCOPED_TEST) == sql
+    # it passes: nothing was loaded since it started, so the scope holds no row
+    record_build_passed(spark, config, started)
+    assert _tests_since(spark, config) == "9999-12-31"
+    assert scope("9999-12-31") in _compiled_test(config, SCOPED_TEST)
+    # every row with full_tests, and for a model without a scope
+    assert "date_sub(" not in _compiled_test(config, SCOPED_TEST, "--vars", "{full_tests: true}")
+    assert "date_sub(" not in _compiled_test(config, UNSCOPED_TEST)
+
+
 @pytest.mark.integration
 def test_a_mart_with_nothing_loaded_since_its_build_skips_its_overwrite(built, spark, config):
     """A second incremental run with nothing loaded into silver in between recomputes no week:

@@ -14,7 +14,9 @@ with files as (
 ),
 
 builds as (
+    -- a build's start (a `passed` row notes that the build passed: macros/test_scope.sql)
     select * from {{ ref('stg_audit__mart_builds') }}
+    where kind = 'transform'
 ),
 
 first_builds as (

@@ -3,6 +3,7 @@
 -- (PLAN.md: they take their scope as it was on the date their KPI is keyed by: refunded_at,
 -- shipped_at, delivered_at), not when the order was paid. Age-based segments use the age in
 -- the event's week (year of its last day - birth year).
+-- depends_on: {{ ref('int_changes') }} (its data tests' scope: macros/test_scope.sql)
 with orders as (
     select * from {{ ref('int_orders_scoped') }}
     where scope_type = 'all'

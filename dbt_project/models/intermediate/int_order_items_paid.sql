@@ -1,6 +1,7 @@
 -- Paid order lines with their ISO week and every scope attribute as it was when the order was
 -- paid (SCD2 versions): the base of the GMV-type KPIs. Age-based segments use the age in the
 -- paid week (year of the week's last day - birth year).
+-- depends_on: {{ ref('int_changes') }} (its data tests' scope: macros/test_scope.sql)
 with lines as (
     select * from {{ ref('fct_order_items') }}
     where is_paid

@@ -1,5 +1,6 @@
 -- Each paid line once per scope it belongs to (all, category, pilot category, segments, city
 -- tier, channel, merchant size), so that every scoped GMV KPI is one GROUP BY.
+-- depends_on: {{ ref('int_changes') }} (its data tests' scope: macros/test_scope.sql)
 with lines as (
     select * from {{ ref('int_order_items_paid') }}
 ),

@@ -2,6 +2,7 @@
 -- proportion to line GMV: the quotient order cost x line GMV / order GMV at 6 decimals (as
 -- Spark's decimal division gives it), then rounded half-up to the cent. The base of the pilot
 -- categories' gross margin (GMV - COGS - logistics cost).
+-- depends_on: {{ ref('int_changes') }} (its data tests' scope: macros/test_scope.sql)
 with lines as (
     select * from {{ ref('int_order_items_paid') }}
 ),
@@ -26,6 +27,7 @@ final as (
     select
         lines.order_id,
         lines.line_no,
+        lines.paid_date,
         lines.iso_week_label,
         lines.pilot_category,
         lines.line_gmv_cny,

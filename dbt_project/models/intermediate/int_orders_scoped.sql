@@ -1,5 +1,6 @@
 -- Each paid order once per order-level scope (all, segments, city tier, channel, merchant
 -- size), with its GMV: the base of refunds, logistics and the customer-level KPIs by scope.
+-- depends_on: {{ ref('int_changes') }} (its data tests' scope: macros/test_scope.sql)
 with lines as (
     select * from {{ ref('int_order_items_paid') }}
 ),

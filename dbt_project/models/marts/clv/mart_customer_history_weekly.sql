@@ -5,7 +5,7 @@
 -- the end of the Sunday. An incremental run recomputes the weeks whose Sunday is within 90
 -- days before the earliest new business date: their holdout (the 90 days after the Sunday)
 -- changed too.
--- depends_on: {{ ref('int_changes') }}
+-- depends_on: {{ ref('int_changes') }} (its data tests' scope: macros/test_scope.sql)
 with orders as (
     select * from {{ ref('fct_orders') }}
     where is_paid
