@@ -264,7 +264,7 @@ def test_the_layer_mode_builds_every_model_once_after_what_it_reads(parsed):
             if parent in layer_of and layer_of[parent] > layer_of[uid]]
     assert not late, late[:5]
     # the old folder layers put an intermediate view that reads the core marts before them
-    assert layer_of["model.lanhai.int_orders_scoped"] >= layer_of["model.lanhai.fct_orders"]
+    assert layer_of["model.lanhai.int_order_items_paid"] >= layer_of["model.lanhai.fct_order_items"]
 
 
 def test_every_kpi_mart_enforces_its_contract_and_has_a_unit_test(parsed):

@@ -5,8 +5,15 @@
 -- the event's week (year of its last day - birth year).
 -- depends_on: {{ ref('int_changes') }} (its data tests' scope: macros/test_scope.sql)
 with orders as (
-    select * from {{ ref('int_orders_scoped') }}
-    where scope_type = 'all'
+    -- the paid orders with lines (those int_order_items_paid holds): an event takes its
+    -- scopes as of its own time, so the order's user, merchant and channel are all it needs
+    select
+        order_id,
+        user_id,
+        merchant_id,
+        channel
+    from {{ ref('fct_orders') }}
+    where is_paid and n_lines > 0
 ),
 
 refunds as (
@@ -15,13 +22,6 @@ refunds as (
 
 shipments as (
     select * from {{ ref('fct_shipments') }}
-),
-
-orders_attributes as (
-    select
-        order_id,
-        channel
-    from {{ ref('fct_orders') }}
 ),
 
 users as (
@@ -71,13 +71,12 @@ joined as (
         events.order_id,
         events.event_at,
         to_date(events.event_at) as event_date,
-        orders_attributes.channel,
+        orders.channel,
         merchants.merchant_size,
         users.city_tier,
         {{ segment_flags('users', 'dates.week_end_date', 'silver_tech') }}
     from events
     inner join orders on events.order_id = orders.order_id
-    inner join orders_attributes on events.order_id = orders_attributes.order_id
     inner join dates on to_date(events.event_at) = dates.date_day
     left join users
         on orders.user_id = users.user_id and {{ as_of('users', 'events.event_at') }}

@@ -8,8 +8,9 @@ with lines as (
 ),
 
 refund_scopes as (
+    -- the refunds' scopes, as far back as the refunds are read (event_date = refunded_date)
     select * from {{ ref('int_order_events_scoped') }}
-    where event_kind = 'refund'
+    where event_kind = 'refund' and {{ reaches_changed_weeks('event_date') }}
 ),
 
 refunds as (

@@ -11,8 +11,12 @@ with shipments as (
 ),
 
 orders as (
-    select * from {{ ref('int_orders_scoped') }}
-    where scope_type = 'all'
+    -- the paid orders with lines (those int_order_items_paid holds), with their GMV
+    select
+        order_id,
+        order_gmv_cny
+    from {{ ref('fct_orders') }}
+    where is_paid and n_lines > 0
 ),
 
 event_scopes as (
