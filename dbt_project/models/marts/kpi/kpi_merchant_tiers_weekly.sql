@@ -25,17 +25,26 @@ deliveries as (
     group by orders.merchant_id, shipments.delivered_date
 ),
 
+-- each customer-merchant pair's paid days in each window: int_paid_days_by_window's scope
+-- `all`, spread here from the fact, without the SCD2 joins that its other scopes need
+paid_day_windows as (
+    select
+        merchant_id,
+        user_id,
+        paid_date,
+        {{ windows_holding('paid_date', 90) }} as window_end_date
+    from {{ ref('fct_order_items') }}
+    where is_paid and {{ reaches_changed_weeks('paid_date', 90) }}
+),
+
 pairs as (
     select
         window_end_date,
         merchant_id,
         user_id,
         count(distinct paid_date) as paid_days
-    from {{ ref('int_paid_days_by_window') }}
-    where
-        scope_type = 'all'
-        and {{ reaches_changed_weeks('paid_date', 90) }}
-        and {{ is_changed_week('window_end_date') }}
+    from paid_day_windows
+    where {{ is_changed_week('window_end_date') }}
     group by window_end_date, merchant_id, user_id
 ),
 

@@ -1,13 +1,36 @@
 -- SMB merchants' repurchase rate per ISO week: customer-merchant pairs (the merchant SMB at
 -- the end of the week) with paid orders on 2+ distinct days in the 90 days ending on the
 -- week's Sunday / pairs with 1+; null until 90 days of data exist. Scope: all.
-with paid_days as (
-    select * from {{ ref('int_paid_days_by_window') }}
+-- int_paid_days_by_window's scope merchant_size = SMB, spread here from the fact with the one
+-- SCD2 join it needs (the merchant's size at the end of the window's Sunday)
+with paid_day_windows as (
+    select
+        user_id,
+        merchant_id,
+        paid_date,
+        {{ windows_holding('paid_date', 90) }} as window_end_date
+    from {{ ref('fct_order_items') }}
+    where is_paid and {{ reaches_changed_weeks('paid_date', 90) }}
+),
+
+merchants as (
+    select * from {{ ref('dim_merchants') }}
+),
+
+paid_days as (
+    select
+        paid_day_windows.window_end_date,
+        paid_day_windows.user_id,
+        paid_day_windows.merchant_id,
+        paid_day_windows.paid_date
+    from paid_day_windows
+    inner join merchants
+        on
+            paid_day_windows.merchant_id = merchants.merchant_id
+            and {{ as_of('merchants', end_of_day('paid_day_windows.window_end_date')) }}
     where
-        scope_type = 'merchant_size'
-        and scope_value = 'SMB'
-        and {{ reaches_changed_weeks('paid_date', 90) }}
-        and {{ is_changed_week('window_end_date') }}
+        merchants.merchant_size = 'SMB'
+        and {{ is_changed_week('paid_day_windows.window_end_date') }}
 ),
 
 weeks as (
