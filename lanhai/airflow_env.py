@@ -255,16 +255,18 @@ def stop_tree(pid: int, sig: int, grace: float) -> bool:
     never this process, its parents or its own session or group."""
     import psutil
 
-    try:
-        leader = psutil.Process(pid)
-        born = leader.create_time()
-    except psutil.NoSuchProcess:
-        return False
+    # refused by number, before asking whether it runs: a group or session whose leader has
+    # exited (a shell that started this process in the background) is still ours
     mine = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
     ours = {os.getsid(0), os.getpgid(0)}
     if pid in mine or pid in ours:
         raise RuntimeError(f"refusing to stop PID {pid}: it is this process, its parent, or "
                            "their session or group (a stale PID file?)")
+    try:
+        leader = psutil.Process(pid)
+        born = leader.create_time()
+    except psutil.NoSuchProcess:
+        return False
     tree = [p for p in descendants(pid) if p.pid not in mine]
     try:
         os.killpg(pid, sig)
