@@ -2,8 +2,16 @@
 -- Sunday - birth year) with a smart-device purchase in the 365 days ending on the Sunday /
 -- users 60+ with any paid order in those days; null until 365 days of data exist.
 with lines as (
-    select * from {{ ref('int_order_items_paid') }}
-    where {{ reaches_changed_weeks('paid_date', 365) }}
+    -- the paid lines and whether each product (its version when paid) is a smart device: what
+    -- this KPI needs of int_order_items_paid, without the joins its scopes need
+    select
+        items.user_id,
+        items.paid_date,
+        coalesce(products.is_smart_device, false) as is_smart_device
+    from {{ ref('fct_order_items') }} as items
+    left join {{ ref('dim_products') }} as products
+        on items.product_version_key = products.product_version_key
+    where items.is_paid and {{ reaches_changed_weeks('items.paid_date', 365) }}
 ),
 
 users as (
