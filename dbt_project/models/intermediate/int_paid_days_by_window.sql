@@ -1,8 +1,8 @@
 -- Each customer's paid order days spread to the Sundays whose 90-day window holds them, with
 -- the scopes as they were at the end of that Sunday (the date a windowed KPI is keyed by):
 -- the user's segments and city tier, the merchant's size, the product's category and pilot
--- category, and the order's channel. The base of the repurchase rates (an equi-join per
--- window instead of a range join).
+-- category, and the order's channel. The base of the repurchase rate by scope (an equi-join
+-- per window instead of a range join); a rate of one scope spreads the fact itself instead.
 with lines as (
     select distinct
         user_id,
