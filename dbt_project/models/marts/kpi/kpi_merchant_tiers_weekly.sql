@@ -25,16 +25,10 @@ deliveries as (
     group by orders.merchant_id, shipments.delivered_date
 ),
 
--- each customer-merchant pair's paid days in each window: int_paid_days_by_window's scope
--- `all`, spread here from the fact, without the SCD2 joins that its other scopes need
+-- each customer-merchant pair's paid days in each window (int_paid_days_by_window's scope
+-- `all`, without the SCD2 joins of its other scopes)
 paid_day_windows as (
-    select
-        merchant_id,
-        user_id,
-        paid_date,
-        {{ windows_holding('paid_date', 90) }} as window_end_date
-    from {{ ref('fct_order_items') }}
-    where is_paid and {{ reaches_changed_weeks('paid_date', 90) }}
+    {{ paid_day_windows(90) }}
 ),
 
 pairs as (

@@ -5,13 +5,13 @@ with lines as (
     -- the paid lines and whether each product (its version when paid) is a smart device: what
     -- this KPI needs of int_order_items_paid, without the joins its scopes need
     select
-        items.user_id,
-        items.paid_date,
+        paid_lines.user_id,
+        paid_lines.paid_date,
         coalesce(products.is_smart_device, false) as is_smart_device
-    from {{ ref('fct_order_items') }} as items
+    from {{ ref('fct_order_items') }} as paid_lines
     left join {{ ref('dim_products') }} as products
-        on items.product_version_key = products.product_version_key
-    where items.is_paid and {{ reaches_changed_weeks('items.paid_date', 365) }}
+        on paid_lines.product_version_key = products.product_version_key
+    where paid_lines.is_paid and {{ reaches_changed_weeks('paid_lines.paid_date', 365) }}
 ),
 
 users as (

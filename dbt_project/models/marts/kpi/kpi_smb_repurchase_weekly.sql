@@ -4,13 +4,7 @@
 -- int_paid_days_by_window's scope merchant_size = SMB, spread here from the fact with the one
 -- SCD2 join it needs (the merchant's size at the end of the window's Sunday)
 with paid_day_windows as (
-    select
-        user_id,
-        merchant_id,
-        paid_date,
-        {{ windows_holding('paid_date', 90) }} as window_end_date
-    from {{ ref('fct_order_items') }}
-    where is_paid and {{ reaches_changed_weeks('paid_date', 90) }}
+    {{ paid_day_windows(90) }}
 ),
 
 merchants as (
