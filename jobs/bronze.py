@@ -274,79 +274,87 @@ def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
         on_batch: Callable[[str, int, int, int], None] | None = None) -> list[dict]:
     """Ingest every new landed file of each entity into bronze; return per-entity counts."""
     run_id = run_id or uuid.uuid4().hex[:12]
-    landing = config.landing
-    landing_uri = "file:" + str(landing.resolve())
+    prepare(spark, config, entities)
+    return [run_entity(spark, config, c, run_id, on_batch)
+            for c in ordered_contracts(entities)]
+
+
+def prepare(spark: SparkSession, config: Config, entities: list[str] | None = None) -> None:
+    """What a run does once before its entities: the logs it appends to exist, and no
+    checkpoint was reset without its table (raised before anything is read)."""
     ensure_logs(spark, config)
     _refuse_reset_checkpoints(spark, config, ordered_contracts(entities))
-    results = []
-    for c in ordered_contracts(entities):
-        source = landing / c.landing_subdir
-        table = config.table("bronze", c.entity)
-        if not source.exists():
-            # a feed that has never sent a file: its table exists, empty, so marts are empty
-            created = _ensure_empty(spark, c, table, landing_uri, run_id)
-            results.append({"entity": c.entity, "files": 0, "rows": 0, "skipped": "no landing",
-                            **({"created_empty": True} if created else {})})
-            continue
-        checkpoint = config.path("checkpoints") / "bronze" / c.entity
-        skipped, file_links, dir_links = landing_inventory(source, c)
-        for s in skipped:
-            log.warning("bronze %s: skipped landing/%s/%s: %s", c.entity, c.landing_subdir,
-                        s["file"], s["reason"])
-        stats = {"entity": c.entity, "files": 0, "rows": 0, "malformed": 0,
-                 "skipped_files": skipped, "refused": 0}
-        app_id = _app_id(checkpoint, f"bronze-{c.entity}")
-        links = (file_links, dir_links)
 
-        def process(batch: DataFrame, batch_id: int, c=c, table=table, stats=stats,
-                    app_id=app_id, links=links) -> None:
-            refused = []
-            files, dirs = links
-            if files or dirs:
-                name = F.regexp_replace(local_path(F.col("path")), "^file:", "")
-                cond = name.isin(files) if files else F.lit(False)
-                for d in dirs:
-                    cond = cond | name.startswith(d.rstrip("/") + "/")
-                refused = [r.path for r in batch.where(cond).select("path").distinct().collect()]
-                batch = batch.where(~cond)
-            out = bronze_batch(batch, c, pii_key=config.pii_keys, landing_uri=landing_uri,
-                               batch_id=batch_id, run_id=run_id)
-            if refused:
-                for p in refused:
-                    log.warning("bronze %s: refused %s: a symbolic link is never followed",
-                                c.entity, p)
-                stats["refused"] += len(refused)
-                out = out.unionByName(add_lineage(refused_rows(spark, c, refused), landing_uri,
-                                                  batch_id, run_id))
-            adopt_orphan(spark, table)  # a crash between a first commit and the catalog
-            (out.write.format("delta").mode("append")
-             .option("txnAppId", app_id()).option("txnVersion", batch_id)
-             .saveAsTable(table))
-            reached("bronze.appended", c.entity)
-            # The batch's counts from what was written, not from a cached copy of the batch
-            # (caching 2M parsed orders cost more than parsing them): `_batch_id` is unique in
-            # the table (the checkpoint's sequence; a checkpoint is reset only with its table)
-            # and Delta skips every file of other batches by its statistics. A replayed batch
-            # whose append Delta skipped counts the rows the crashed run wrote: the same ones.
-            counts = (spark.table(table).where(F.col("_batch_id") == batch_id)
-                      .agg(F.count(F.lit(1)).alias("rows"),
-                           F.count("_parse_error").alias("malformed"),
-                           F.collect_set("_source_file").alias("files")).first())
-            # each file's arrival, for the freshness measure (lanhai.landed)
-            record_landed_files(spark, config, c.entity, counts["files"], run_id, batch_id,
-                                f"{app_id()}:files")
-            n_files = len(counts["files"])
-            stats["files"] += n_files
-            stats["rows"] += counts["rows"]
-            stats["malformed"] += counts["malformed"]
-            if on_batch:
-                on_batch(c.entity, batch_id, n_files, counts["rows"])
 
-        run_available_now(_stream(spark, c, source), f"bronze_{c.entity}", checkpoint, process)
-        if _ensure_empty(spark, c, table, landing_uri, run_id):
-            stats["created_empty"] = True  # a landing folder with no file to read yet
-        results.append(stats)
-    return results
+def run_entity(spark: SparkSession, config: Config, c: Contract, run_id: str,
+               on_batch: Callable[[str, int, int, int], None] | None = None) -> dict:
+    """Ingest every new landed file of one entity into bronze (after `prepare`); return its
+    counts. Entities are independent here: runs of several may share the session at once."""
+    landing = config.landing
+    landing_uri = "file:" + str(landing.resolve())
+    source = landing / c.landing_subdir
+    table = config.table("bronze", c.entity)
+    if not source.exists():
+        # a feed that has never sent a file: its table exists, empty, so marts are empty
+        created = _ensure_empty(spark, c, table, landing_uri, run_id)
+        return {"entity": c.entity, "files": 0, "rows": 0, "skipped": "no landing",
+                **({"created_empty": True} if created else {})}
+    checkpoint = config.path("checkpoints") / "bronze" / c.entity
+    skipped, file_links, dir_links = landing_inventory(source, c)
+    for s in skipped:
+        log.warning("bronze %s: skipped landing/%s/%s: %s", c.entity, c.landing_subdir,
+                    s["file"], s["reason"])
+    stats = {"entity": c.entity, "files": 0, "rows": 0, "malformed": 0,
+             "skipped_files": skipped, "refused": 0}
+    app_id = _app_id(checkpoint, f"bronze-{c.entity}")
+
+    def process(batch: DataFrame, batch_id: int) -> None:
+        refused = []
+        files, dirs = file_links, dir_links
+        if files or dirs:
+            name = F.regexp_replace(local_path(F.col("path")), "^file:", "")
+            cond = name.isin(files) if files else F.lit(False)
+            for d in dirs:
+                cond = cond | name.startswith(d.rstrip("/") + "/")
+            refused = [r.path for r in batch.where(cond).select("path").distinct().collect()]
+            batch = batch.where(~cond)
+        out = bronze_batch(batch, c, pii_key=config.pii_keys, landing_uri=landing_uri,
+                           batch_id=batch_id, run_id=run_id)
+        if refused:
+            for p in refused:
+                log.warning("bronze %s: refused %s: a symbolic link is never followed",
+                            c.entity, p)
+            stats["refused"] += len(refused)
+            out = out.unionByName(add_lineage(refused_rows(spark, c, refused), landing_uri,
+                                              batch_id, run_id))
+        adopt_orphan(spark, table)  # a crash between a first commit and the catalog
+        (out.write.format("delta").mode("append")
+         .option("txnAppId", app_id()).option("txnVersion", batch_id)
+         .saveAsTable(table))
+        reached("bronze.appended", c.entity)
+        # The batch's counts from what was written, not from a cached copy of the batch
+        # (caching 2M parsed orders cost more than parsing them): `_batch_id` is unique in
+        # the table (the checkpoint's sequence; a checkpoint is reset only with its table)
+        # and Delta skips every file of other batches by its statistics. A replayed batch
+        # whose append Delta skipped counts the rows the crashed run wrote: the same ones.
+        counts = (spark.table(table).where(F.col("_batch_id") == batch_id)
+                  .agg(F.count(F.lit(1)).alias("rows"),
+                       F.count("_parse_error").alias("malformed"),
+                       F.collect_set("_source_file").alias("files")).first())
+        # each file's arrival, for the freshness measure (lanhai.landed)
+        record_landed_files(spark, config, c.entity, counts["files"], run_id, batch_id,
+                            f"{app_id()}:files")
+        n_files = len(counts["files"])
+        stats["files"] += n_files
+        stats["rows"] += counts["rows"]
+        stats["malformed"] += counts["malformed"]
+        if on_batch:
+            on_batch(c.entity, batch_id, n_files, counts["rows"])
+
+    run_available_now(_stream(spark, c, source), f"bronze_{c.entity}", checkpoint, process)
+    if _ensure_empty(spark, c, table, landing_uri, run_id):
+        stats["created_empty"] = True  # a landing folder with no file to read yet
+    return stats
 
 
 def _refuse_reset_checkpoints(spark: SparkSession, config: Config,

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
+
+from pyspark.util import inheritable_thread_target
 
 from lanhai.config import Config
 from lanhai.spark import get_spark
+
+log = logging.getLogger(__name__)
 
 JOBS = ("bronze", "silver", "ingest", "retention", "replay")
 
@@ -15,7 +21,7 @@ JOBS = ("bronze", "silver", "ingest", "retention", "replay")
 def run_job(job: str, config: Config, entities: list[str] | None = None,
             on_batch=None) -> dict:
     """Run one job by name in this process's Spark session."""
-    from lanhai.jobs import bronze, silver
+    from lanhai.jobs import silver
 
     if job not in JOBS:
         raise ValueError(f"unknown job {job!r}; choose one of {', '.join(JOBS)}")
@@ -29,20 +35,132 @@ def run_job(job: str, config: Config, entities: list[str] | None = None,
     run_id = uuid.uuid4().hex[:12]
     out: dict = {"run_id": run_id}
     began = time.perf_counter()
-    if job in ("bronze", "ingest"):
-        out["bronze"] = bronze.run(spark, config, entities, run_id,
-                                   on_batch=(lambda e, b, f, r: on_batch("bronze", e, r))
-                                   if on_batch else None)
-    if job in ("silver", "ingest"):
-        out["silver"] = silver.run(spark, config, entities, run_id,
-                                   on_batch=(lambda e, b, s: on_batch("silver", e, s["landed"]))
-                                   if on_batch else None)
+    layers = {"bronze": ["bronze"], "silver": ["silver"], "ingest": ["bronze", "silver"]}
+    if job in layers:
+        out.update(load(spark, config, layers[job], entities, run_id, on_batch))
     if job == "replay":
         out["silver"] = silver.replay(spark, config, entities, run_id)
     if job in ("retention", "ingest"):
         out["retention"] = apply_retention(config)
     out["seconds"] = round(time.perf_counter() - began, 1)
     return out
+
+
+def load(spark, config: Config, layers: list[str], entities: list[str] | None, run_id: str,
+         on_batch=None) -> dict:
+    """Load each entity into bronze, then silver, `ingest.threads` entity loads at a time in
+    this process's Spark session.
+
+    A day's load of one entity is dozens of small Spark jobs and Delta commits, with the
+    driver's planning, the log and the catalog between them: two cores are idle part of the
+    time one entity loads, and less when three do (a `medium` day, warm: ~150 s one at a time,
+    ~100 s three at a time; BENCHMARKS.md "Entities at once"). An entity's silver
+    load waits for its own bronze load and for the silver loads of the entities it reads
+    (`silver.references_of`: the ones it references, FX for orders), so what it flags as not
+    in silver yet is what a load one entity after another flags. A load that fails stops only
+    the loads that wait for it; the others finish, then the first error is raised (every
+    failure is logged with its entity). Returns {"bronze": [...], "silver": [...]} in landing
+    order, and "timings": seconds per entity and layer."""
+    from lanhai.jobs import bronze, silver
+
+    cs = {c.entity: c for c in bronze.ordered_contracts(entities)}
+    order = list(cs)
+    if "bronze" in layers:
+        bronze.prepare(spark, config, entities)
+    if "silver" in layers:
+        silver.prepare(spark, config)
+    waits: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for e, c in cs.items():
+        if "bronze" in layers:
+            waits[("bronze", e)] = set()
+        if "silver" in layers:
+            waits[("silver", e)] = ({("bronze", e)} if "bronze" in layers else set()) | {
+                ("silver", r) for r in silver.references_of(c) if r in cs and r != e}
+    report = {
+        "bronze": (lambda e, b, f, r: on_batch("bronze", e, r)) if on_batch else None,
+        "silver": (lambda e, b, st: on_batch("silver", e, st["landed"])) if on_batch else None}
+
+    def one(key: tuple[str, str]) -> dict:
+        layer, e = key
+        # A session of its own (the same catalog, jars and settings): a load sets session
+        # settings for its commits (a MERGE's user metadata, silver's replay tag), which must
+        # not reach another load's commits made at the same time.
+        session = spark.newSession()
+        session.sparkContext.setJobDescription(f"ingest {layer} {e}")
+        module = bronze if layer == "bronze" else silver
+        return module.run_entity(session, config, cs[e], run_id, report[layer])
+
+    threads = max(1, int(config.raw.get("ingest", {}).get("threads", 1)))
+    results, seconds = run_in_order(waits, inheritable_thread_target(spark)(one), threads,
+                                    priority=lambda k: (order.index(k[1]), k[0]))
+    out: dict = {layer: [results[(layer, e)] for e in order] for layer in layers}
+    out["timings"] = {}
+    for (layer, e), t in seconds.items():
+        out["timings"].setdefault(e, {})[layer] = t
+    return out
+
+
+def run_in_order(waits: dict, run, threads: int, priority=None) -> tuple[dict, dict]:
+    """Run `run(key)` for every key of `waits`, at most `threads` at once, each after the keys
+    it waits for (`waits[key]`, a set) have finished; among the ready ones, the lowest
+    `priority(key)` first. Returns ({key: result}, {key: seconds}).
+
+    A key that raises stops only the keys that wait for it, directly or not (they are not
+    run); the others run to the end, then the first error is raised, every failure and
+    skipped key having been logged."""
+    priority = priority or (lambda k: 0)
+    results: dict = {}
+    seconds: dict = {}
+    failed: dict = {}
+    pending = {k: set(w) for k, w in waits.items()}
+    unknown = {w for ws in pending.values() for w in ws} - pending.keys()
+    if unknown:
+        raise ValueError(f"waits for keys that are not run: {sorted(unknown, key=str)}")
+
+    def timed(key):
+        began = time.perf_counter()
+        return run(key), round(time.perf_counter() - began, 1)
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="ingest") as pool:
+        running: dict = {}
+        while pending or running:
+            blocked = [k for k, w in pending.items() if w & failed.keys()]
+            while blocked:  # and what waits for them, in turn
+                for key in blocked:
+                    waited = ", ".join(map(_name, sorted(pending[key] & failed.keys(), key=str)))
+                    failed[key] = SkippedLoad(f"{_name(key)}: not run, it waits for {waited}, "
+                                              f"which did not finish")
+                    log.error("%s", failed[key])
+                    del pending[key]
+                blocked = [k for k, w in pending.items() if w & failed.keys()]
+            ready = sorted((k for k, w in pending.items() if not w - results.keys()),
+                           key=priority)
+            for key in ready[:threads - len(running)]:
+                del pending[key]
+                running[pool.submit(timed, key)] = key
+            if not running:
+                if pending:  # a cycle: nothing runs and nothing can start
+                    raise ValueError(f"the keys wait for each other: {sorted(pending, key=str)}")
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                key = running.pop(future)
+                try:
+                    results[key], seconds[key] = future.result()
+                except Exception as err:  # noqa: BLE001 - raised below, after the others
+                    log.error("%s failed: %s", _name(key), err)
+                    failed[key] = err
+    if failed:
+        raise next(e for e in failed.values() if not isinstance(e, SkippedLoad))
+    return results, seconds
+
+
+def _name(key) -> str:
+    return " ".join(key) if isinstance(key, tuple) else str(key)
+
+
+class SkippedLoad(RuntimeError):
+    """A load that was not run because one it waits for failed."""
 
 
 def apply_retention(config: Config, now: float | None = None) -> dict:

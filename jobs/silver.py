@@ -398,69 +398,81 @@ def _references(c: Contract) -> list[tuple[str, str, str]]:
     return out
 
 
+def references_of(c: Contract) -> set[str]:
+    """The entities whose silver tables a batch of `c` reads: the ones its fields reference
+    (flagged while not in silver yet), and the FX rates that conform an order to CNY."""
+    return {entity for _, entity, _ in _references(c)} | (
+        {"fx_rates"} if c.entity == "orders" else set())
+
+
 def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
         run_id: str | None = None,
         on_batch: Callable[[str, int, dict], None] | None = None) -> list[dict]:
     """Process every new bronze row of each entity into silver; return per-entity accounting."""
     run_id = run_id or uuid.uuid4().hex[:12]
-    audit = config.table("audit", "ingest_runs")
-    quarantine = config.table("quarantine", "records")
-    late_refs = config.table("audit", "late_references")
-    _ensure_table(spark, audit, AUDIT_COLUMNS)
-    _ensure_table(spark, quarantine, QUARANTINE_COLUMNS)
-    _ensure_table(spark, late_refs, LATE_REF_COLUMNS)
+    prepare(spark, config)
+    return [run_entity(spark, config, c, run_id, on_batch)
+            for c in ordered_contracts(entities)]
+
+
+def prepare(spark: SparkSession, config: Config) -> None:
+    """The run logs every entity's batches append to, created once before any entity runs."""
+    _ensure_table(spark, config.table("audit", "ingest_runs"), AUDIT_COLUMNS)
+    _ensure_table(spark, config.table("quarantine", "records"), QUARANTINE_COLUMNS)
+    _ensure_table(spark, config.table("audit", "late_references"), LATE_REF_COLUMNS)
     _ensure_table(spark, config.table("audit", "quality_results"), QUALITY_RESULTS_COLUMNS)
     ensure_logs(spark, config)  # the freshness logs (lanhai.landed), which dbt's sources read
-    results = []
-    for c in ordered_contracts(entities):
-        bronze = config.table("bronze", c.entity)
-        if not spark.catalog.tableExists(bronze):
-            results.append({"entity": c.entity, "landed": 0, "skipped": "no bronze table"})
-            continue
-        checkpoint = config.path("checkpoints") / "silver" / c.entity
-        app_id = _app_id(checkpoint, f"silver-{c.entity}")
-        totals = {k: 0 for k in ("landed", "inserted", "updated", "superseded", "duplicates",
-                                 "quarantined", "late_references")}
 
-        first = [True]
 
-        def process(batch: DataFrame, batch_id: int, c=c, totals=totals, app_id=app_id,
-                    first=first) -> None:
-            started = time.time()
-            # only a run's first micro-batch can be one that a crashed run began
-            replay, first[0] = first[0], False
-            stats = _process_batch(spark, config, c, batch, batch_id, run_id, app_id(), replay)
-            for k in totals:
-                totals[k] += stats[k]
-            audit_row = spark.createDataFrame([(
-                run_id, "silver", c.entity, batch_id, None, None, stats["files"],
-                stats["landed"], stats["inserted"], stats["updated"], stats["superseded"],
-                stats["duplicates"], stats["quarantined"], stats["late_references"],
-            )], AUDIT_COLUMNS).withColumn("started_at", F.lit(started).cast("timestamp")) \
-                .withColumn("finished_at", F.current_timestamp())
-            (audit_row.write.format("delta").mode("append")
-             .option("txnAppId", app_id() + "-audit").option("txnVersion", batch_id)
-             .saveAsTable(audit))
-            reached("silver.audited", c.entity)
-            if on_batch:
-                on_batch(c.entity, batch_id, stats)
+def run_entity(spark: SparkSession, config: Config, c: Contract, run_id: str,
+               on_batch: Callable[[str, int, dict], None] | None = None) -> dict:
+    """Process every new bronze row of one entity into silver (after `prepare`, and after the
+    entities it references: `references_of`); return its accounting."""
+    audit = config.table("audit", "ingest_runs")
+    bronze = config.table("bronze", c.entity)
+    if not spark.catalog.tableExists(bronze):
+        return {"entity": c.entity, "landed": 0, "skipped": "no bronze table"}
+    checkpoint = config.path("checkpoints") / "silver" / c.entity
+    app_id = _app_id(checkpoint, f"silver-{c.entity}")
+    totals = {k: 0 for k in ("landed", "inserted", "updated", "superseded", "duplicates",
+                             "quarantined", "late_references")}
+    first = [True]
 
-        existed = spark.catalog.tableExists(config.table("silver", c.entity))
-        # Bronze is append-only but for an erasure (lanhai.erasure), whose rewrite of rows
-        # silver has seen and erases itself: such commits are skipped, not read as new rows.
-        stream = (spark.readStream.format("delta").option("maxFilesPerTrigger", 200)
-                  .option("skipChangeCommits", "true").table(bronze))
-        run_available_now(stream, f"silver_{c.entity}", checkpoint, process)
-        result = {"entity": c.entity, **totals}
-        if not spark.catalog.tableExists(config.table("silver", c.entity)):
-            # nothing landed yet (a feed that has sent no record): an empty batch through the
-            # same steps creates the entity's tables, empty, so that the marts build empty
-            _process_batch(spark, config, c, spark.table(bronze).where("false"), -1, run_id,
-                           "empty")
-        if not existed and not totals["landed"]:
-            result["created_empty"] = True
-        results.append(result)
-    return results
+    def process(batch: DataFrame, batch_id: int) -> None:
+        started = time.time()
+        # only a run's first micro-batch can be one that a crashed run began
+        replay, first[0] = first[0], False
+        stats = _process_batch(spark, config, c, batch, batch_id, run_id, app_id(), replay)
+        for k in totals:
+            totals[k] += stats[k]
+        audit_row = spark.createDataFrame([(
+            run_id, "silver", c.entity, batch_id, None, None, stats["files"],
+            stats["landed"], stats["inserted"], stats["updated"], stats["superseded"],
+            stats["duplicates"], stats["quarantined"], stats["late_references"],
+        )], AUDIT_COLUMNS).withColumn("started_at", F.lit(started).cast("timestamp")) \
+            .withColumn("finished_at", F.current_timestamp())
+        (audit_row.write.format("delta").mode("append")
+         .option("txnAppId", app_id() + "-audit").option("txnVersion", batch_id)
+         .saveAsTable(audit))
+        reached("silver.audited", c.entity)
+        if on_batch:
+            on_batch(c.entity, batch_id, stats)
+
+    existed = spark.catalog.tableExists(config.table("silver", c.entity))
+    # Bronze is append-only but for an erasure (lanhai.erasure), whose rewrite of rows
+    # silver has seen and erases itself: such commits are skipped, not read as new rows.
+    stream = (spark.readStream.format("delta").option("maxFilesPerTrigger", 200)
+              .option("skipChangeCommits", "true").table(bronze))
+    run_available_now(stream, f"silver_{c.entity}", checkpoint, process)
+    result = {"entity": c.entity, **totals}
+    if not spark.catalog.tableExists(config.table("silver", c.entity)):
+        # nothing landed yet (a feed that has sent no record): an empty batch through the
+        # same steps creates the entity's tables, empty, so that the marts build empty
+        _process_batch(spark, config, c, spark.table(bronze).where("false"), -1, run_id,
+                       "empty")
+    if not existed and not totals["landed"]:
+        result["created_empty"] = True
+    return result
 
 
 def _process_batch(spark: SparkSession, config: Config, c: Contract, batch: DataFrame,

@@ -171,6 +171,48 @@ def test_references_not_in_silver_yet_are_flagged(small_lake, spark, config):
     }
 
 
+def test_the_late_run_loaded_entities_at_once_each_silver_after_what_it_references(
+        small_lake, spark, config):
+    """The run that took the held-back day loaded `ingest.threads` entities at once
+    (jobs/ingest.py `load`): two entities' silver batches overlap in time; and no entity's
+    silver batch began before the batches of the entities it references had ended."""
+    from lanhai.contracts import contract
+    from lanhai.jobs.silver import references_of
+
+    assert int(config.raw["ingest"]["threads"]) > 1
+    batches = {r.entity: (r.started_at, r.finished_at) for r in spark.sql(
+        f"select entity, min(started_at) as started_at, max(finished_at) as finished_at "
+        f"from {config.table('audit', 'ingest_runs')} where layer = 'silver' "
+        f"and run_id = '{small_lake['late_run']['run_id']}' group by entity").collect()}
+    assert len(batches) > 5, batches
+    overlapping = [(a, b) for a in batches for b in batches if a < b
+                   and batches[a][0] < batches[b][1] and batches[b][0] < batches[a][1]]
+    assert overlapping, f"no two silver loads ran at once: {batches}"
+    for entity, (started, _) in batches.items():
+        for ref in references_of(contract(entity)) & batches.keys():
+            assert started >= batches[ref][1], f"{entity} began before {ref} ended"
+
+
+def test_each_commit_tag_names_its_own_tables_load(small_lake, config):
+    """Loads run at once, each in a session of its own: a MERGE's commit tag (a session
+    setting, the key of a crashed batch's replay) lands on that load's own tables only.
+    Read from every table's commit files (bronze, silver, audit, quarantine)."""
+    seen = 0
+    for layer in ("bronze", "silver", "audit", "quarantine"):
+        for log in sorted((config.lake / f"{config.db(layer)}.db").glob("*/_delta_log")):
+            table = log.parent.name
+            owner = {"order_items": "orders"}.get(table, table.removesuffix("_history"))
+            for commit in sorted(log.glob("*.json")):
+                for line in commit.read_text(encoding="utf-8").splitlines():
+                    info = json.loads(line).get("commitInfo")
+                    tag = (info or {}).get("userMetadata")
+                    if tag:
+                        seen += 1
+                        assert layer == "silver" and tag.startswith(f"silver-{owner}-"), (
+                            f"{layer}.{table} {commit.name}: {info['operation']} tagged {tag}")
+    assert seen > 20
+
+
 def test_retention_deletes_only_old_files_that_bronze_has(small_lake, spark, config, tmp_path):
     """On a copy of one entity's landing folder, so the session's landing zone stays whole."""
     import os
