@@ -8,8 +8,6 @@ import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from pyspark.util import inheritable_thread_target
-
 from lanhai.config import Config
 from lanhai.spark import get_spark
 
@@ -49,15 +47,16 @@ def run_job(job: str, config: Config, entities: list[str] | None = None,
 def load(spark, config: Config, layers: list[str], entities: list[str] | None, run_id: str,
          on_batch=None) -> dict:
     """Load each entity into bronze, then silver, `ingest.threads` entity loads at a time in
-    this process's Spark session.
+    this process's Spark application (a session per load).
 
     A day's load of one entity is dozens of small Spark jobs and Delta commits, with the
     driver's planning, the log and the catalog between them: two cores are idle part of the
     time one entity loads, and less when three do (a `medium` day, warm: ~150 s one at a time,
     ~100 s three at a time; BENCHMARKS.md "Entities at once"). An entity's silver
     load waits for its own bronze load and for the silver loads of the entities it reads
-    (`silver.references_of`: the ones it references, FX for orders), so what it flags as not
-    in silver yet is what a load one entity after another flags. A load that fails stops only
+    (`silver.references_of`: the ones it references, FX for orders) that come before it in
+    landing order, so what it flags as not in silver yet is what a load one entity after
+    another flags. A load that fails stops only
     the loads that wait for it; the others finish, then the first error is raised (every
     failure is logged with its entity). Returns {"bronze": [...], "silver": [...]} in landing
     order, and "timings": seconds per entity and layer."""
@@ -74,24 +73,40 @@ def load(spark, config: Config, layers: list[str], entities: list[str] | None, r
         if "bronze" in layers:
             waits[("bronze", e)] = set()
         if "silver" in layers:
+            # the references loaded before it in landing order, as one entity after another
+            # did: what it flags as not in silver yet is unchanged (and no cycle can form)
             waits[("silver", e)] = ({("bronze", e)} if "bronze" in layers else set()) | {
-                ("silver", r) for r in silver.references_of(c) if r in cs and r != e}
+                ("silver", r) for r in silver.references_of(c)
+                if r in cs and order.index(r) < order.index(e)}
     report = {
         "bronze": (lambda e, b, f, r: on_batch("bronze", e, r)) if on_batch else None,
         "silver": (lambda e, b, st: on_batch("silver", e, st["landed"])) if on_batch else None}
 
+    context = spark.sparkContext._jsc.sc()
+    caller = context.getLocalProperties()
+    sessions: list = []
+
     def one(key: tuple[str, str]) -> dict:
         layer, e = key
+        # The caller's job properties, a copy per load (Spark's job description and SQL ids
+        # are per thread; one shared copy would label one load's jobs with another's).
+        context.setLocalProperties(caller.clone())
         # A session of its own (the same catalog, jars and settings): a load sets session
         # settings for its commits (a MERGE's user metadata, silver's replay tag), which must
         # not reach another load's commits made at the same time.
         session = spark.newSession()
+        sessions.append(session)
         session.sparkContext.setJobDescription(f"ingest {layer} {e}")
         module = bronze if layer == "bronze" else silver
         return module.run_entity(session, config, cs[e], run_id, report[layer])
 
+    def stop() -> None:  # an interrupt: the loads' streaming queries stop where they are
+        for session in sessions:
+            for query in session.streams.active:
+                query.stop()
+
     threads = max(1, int(config.raw.get("ingest", {}).get("threads", 1)))
-    results, seconds = run_in_order(waits, inheritable_thread_target(spark)(one), threads,
+    results, seconds = run_in_order(waits, one, threads, stop=stop,
                                     priority=lambda k: (order.index(k[1]), k[0]))
     out: dict = {layer: [results[(layer, e)] for e in order] for layer in layers}
     out["timings"] = {}
@@ -100,14 +115,17 @@ def load(spark, config: Config, layers: list[str], entities: list[str] | None, r
     return out
 
 
-def run_in_order(waits: dict, run, threads: int, priority=None) -> tuple[dict, dict]:
+def run_in_order(waits: dict, run, threads: int, priority=None,
+                 stop=None) -> tuple[dict, dict]:
     """Run `run(key)` for every key of `waits`, at most `threads` at once, each after the keys
     it waits for (`waits[key]`, a set) have finished; among the ready ones, the lowest
     `priority(key)` first. Returns ({key: result}, {key: seconds}).
 
     A key that raises stops only the keys that wait for it, directly or not (they are not
-    run); the others run to the end, then the first error is raised, every failure and
-    skipped key having been logged."""
+    run); the others run to the end, then the first error is raised, every failure (with its
+    traceback) and skipped key having been logged. An interrupt (Ctrl-C, a task's SIGTERM)
+    while keys run calls `stop()` (which should end the running ones), starts nothing more
+    and is raised once the running keys have returned."""
     priority = priority or (lambda k: 0)
     results: dict = {}
     seconds: dict = {}
@@ -121,8 +139,9 @@ def run_in_order(waits: dict, run, threads: int, priority=None) -> tuple[dict, d
         began = time.perf_counter()
         return run(key), round(time.perf_counter() - began, 1)
 
-    with ThreadPoolExecutor(threads, thread_name_prefix="ingest") as pool:
-        running: dict = {}
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="ingest")
+    running: dict = {}
+    try:
         while pending or running:
             blocked = [k for k, w in pending.items() if w & failed.keys()]
             while blocked:  # and what waits for them, in turn
@@ -148,8 +167,15 @@ def run_in_order(waits: dict, run, threads: int, priority=None) -> tuple[dict, d
                 try:
                     results[key], seconds[key] = future.result()
                 except Exception as err:  # noqa: BLE001 - raised below, after the others
-                    log.error("%s failed: %s", _name(key), err)
+                    log.error("%s failed: %s", _name(key), err, exc_info=err)
                     failed[key] = err
+    except BaseException:
+        if running and stop is not None:
+            log.warning("interrupted: stopping %s", ", ".join(map(_name, running.values())))
+            stop()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     if failed:
         raise next(e for e in failed.values() if not isinstance(e, SkippedLoad))
     return results, seconds

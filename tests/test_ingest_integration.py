@@ -175,9 +175,13 @@ def test_the_late_run_loaded_entities_at_once_each_silver_after_what_it_referenc
         small_lake, spark, config):
     """The run that took the held-back day loaded `ingest.threads` entities at once
     (jobs/ingest.py `load`): two entities' silver batches overlap in time; and no entity's
-    silver batch began before the batches of the entities it references had ended."""
+    silver batch began before the batches of the entities it references (those before it in
+    landing order) had ended."""
     from lanhai.contracts import contract
+    from lanhai.jobs.bronze import ordered_contracts
     from lanhai.jobs.silver import references_of
+
+    order = [c.entity for c in ordered_contracts()]
 
     assert int(config.raw["ingest"]["threads"]) > 1
     batches = {r.entity: (r.started_at, r.finished_at) for r in spark.sql(
@@ -190,13 +194,16 @@ def test_the_late_run_loaded_entities_at_once_each_silver_after_what_it_referenc
     assert overlapping, f"no two silver loads ran at once: {batches}"
     for entity, (started, _) in batches.items():
         for ref in references_of(contract(entity)) & batches.keys():
-            assert started >= batches[ref][1], f"{entity} began before {ref} ended"
+            if order.index(ref) < order.index(entity):
+                assert started >= batches[ref][1], f"{entity} began before {ref} ended"
 
 
 def test_each_commit_tag_names_its_own_tables_load(small_lake, config):
     """Loads run at once, each in a session of its own: a MERGE's commit tag (a session
-    setting, the key of a crashed batch's replay) lands on that load's own tables only.
-    Read from every table's commit files (bronze, silver, audit, quarantine)."""
+    setting, the key of a crashed batch's replay) lands on that load's own tables only, and
+    every write and MERGE of a silver entity table carries its load's tag (a shared session's
+    `unset` by another load would drop it). Read from every table's commit files (bronze,
+    silver, audit, quarantine)."""
     seen = 0
     for layer in ("bronze", "silver", "audit", "quarantine"):
         for log in sorted((config.lake / f"{config.db(layer)}.db").glob("*/_delta_log")):
@@ -206,6 +213,10 @@ def test_each_commit_tag_names_its_own_tables_load(small_lake, config):
                 for line in commit.read_text(encoding="utf-8").splitlines():
                     info = json.loads(line).get("commitInfo")
                     tag = (info or {}).get("userMetadata")
+                    if (layer == "silver" and not table.endswith("_history") and info
+                            and info["operation"] in ("WRITE", "MERGE")):
+                        assert tag and tag.startswith(f"silver-{owner}-"), (
+                            f"silver.{table} {commit.name}: {info['operation']} tagged {tag}")
                     if tag:
                         seen += 1
                         assert layer == "silver" and tag.startswith(f"silver-{owner}-"), (

@@ -4,6 +4,7 @@ the ones that wait for it. Fakes that sleep stand in for the Spark loads."""
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 
@@ -48,10 +49,10 @@ WAITS = {
 
 
 def test_loads_run_at_once_up_to_the_threads_and_each_after_what_it_waits_for():
-    run = Recorder()
+    run = Recorder(sleep=0.2)
     results, seconds = run_in_order(WAITS, run, threads=3)
     assert results == {k: f"{k} done" for k in WAITS}
-    assert set(seconds) == set(WAITS) and all(s >= 0.05 for s in seconds.values())
+    assert set(seconds) == set(WAITS) and all(s >= 0.2 for s in seconds.values())
     assert run.most == 3  # never more than the threads, and that many at once
     for key, waits in WAITS.items():
         for w in waits:
@@ -90,3 +91,31 @@ def test_waits_for_a_key_not_run_or_in_a_cycle_are_refused():
     with pytest.raises(ValueError, match="wait for each other"):
         run_in_order({"a": {"b"}, "b": {"a"}, "c": set()}, run, threads=2)
     assert list(run.started) == ["c"]  # the cycle is found once nothing else can run
+
+
+def test_an_interrupt_stops_the_running_loads_starts_no_other_and_is_raised():
+    """Ctrl-C (or a task's SIGTERM turned into an exception) while loads run: `stop` is called
+    (the Spark queries' stop, in `load`), nothing else starts, the interrupt is raised."""
+    ended = threading.Event()
+    started = []
+
+    def run(key):
+        started.append(key)
+        ended.wait(5)  # a streaming query, until stopped
+        return key
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    began = time.perf_counter()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_in_order({"a": set(), "b": set(), "c": {"a"}, "d": set()}, run, threads=2,
+                         stop=ended.set)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
+    assert sorted(started) == ["a", "b"]  # c and d never started
+    assert ended.is_set() and time.perf_counter() - began < 4  # stopped, not waited out
