@@ -52,14 +52,14 @@ def load(spark, config: Config, layers: list[str], entities: list[str] | None, r
     A day's load of one entity is dozens of small Spark jobs and Delta commits, with the
     driver's planning, the log and the catalog between them: two cores are idle part of the
     time one entity loads, and less when three do (a `medium` day, warm: ~150 s one at a time,
-    ~100 s three at a time; BENCHMARKS.md "Entities at once"). An entity's silver
-    load waits for its own bronze load and for the silver loads of the entities it reads
+    ~100 s three at a time; BENCHMARKS.md "Entities at once"). An entity's silver load waits
+    for its own bronze load and for the silver loads of the entities it reads
     (`silver.references_of`: the ones it references, FX for orders) that come before it in
     landing order, so what it flags as not in silver yet is what a load one entity after
-    another flags. A load that fails stops only
-    the loads that wait for it; the others finish, then the first error is raised (every
-    failure is logged with its entity). Returns {"bronze": [...], "silver": [...]} in landing
-    order, and "timings": seconds per entity and layer."""
+    another flags. A load that fails stops only the loads that wait for it; the others
+    finish, then the first error is raised (every failure is logged with its entity).
+    Returns {"bronze": [...], "silver": [...]} in landing order, and "timings": seconds per
+    entity and layer."""
     from lanhai.jobs import bronze, silver
 
     cs = {c.entity: c for c in bronze.ordered_contracts(entities)}
