@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -269,16 +268,6 @@ def bronze_batch(batch: DataFrame, c: Contract, *, pii_key: Keys, landing_uri: s
     return add_lineage(df, landing_uri, batch_id, run_id)
 
 
-def run(spark: SparkSession, config: Config, entities: list[str] | None = None,
-        run_id: str | None = None,
-        on_batch: Callable[[str, int, int, int], None] | None = None) -> list[dict]:
-    """Ingest every new landed file of each entity into bronze; return per-entity counts."""
-    run_id = run_id or uuid.uuid4().hex[:12]
-    prepare(spark, config, entities)
-    return [run_entity(spark, config, c, run_id, on_batch)
-            for c in ordered_contracts(entities)]
-
-
 def prepare(spark: SparkSession, config: Config, entities: list[str] | None = None) -> None:
     """What a run does once before its entities: the logs it appends to exist, and no
     checkpoint was reset without its table (raised before anything is read)."""
@@ -289,7 +278,8 @@ def prepare(spark: SparkSession, config: Config, entities: list[str] | None = No
 def run_entity(spark: SparkSession, config: Config, c: Contract, run_id: str,
                on_batch: Callable[[str, int, int, int], None] | None = None) -> dict:
     """Ingest every new landed file of one entity into bronze (after `prepare`); return its
-    counts. Entities are independent here: runs of several may share the session at once."""
+    counts. Entities are independent here: several may load at once, each in a session of
+    its own (jobs/ingest.py `load`)."""
     landing = config.landing
     landing_uri = "file:" + str(landing.resolve())
     source = landing / c.landing_subdir
@@ -310,11 +300,10 @@ def run_entity(spark: SparkSession, config: Config, c: Contract, run_id: str,
 
     def process(batch: DataFrame, batch_id: int) -> None:
         refused = []
-        files, dirs = file_links, dir_links
-        if files or dirs:
+        if file_links or dir_links:
             name = F.regexp_replace(local_path(F.col("path")), "^file:", "")
-            cond = name.isin(files) if files else F.lit(False)
-            for d in dirs:
+            cond = name.isin(file_links) if file_links else F.lit(False)
+            for d in dir_links:
                 cond = cond | name.startswith(d.rstrip("/") + "/")
             refused = [r.path for r in batch.where(cond).select("path").distinct().collect()]
             batch = batch.where(~cond)
